@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs llmfleet's Debian build dependencies (idempotent: apt-get runs only when one is missing),
+# then configures and builds into build/. In CI (CI=true) warnings are errors.
+# Options via environment: LLMFLEET_BUILD_TYPE (RelWithDebInfo), LLMFLEET_CMAKE_ARGS (extra -D flags).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(build-essential cmake ninja-build ccache pkg-config git
+          libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
+          coinor-libcbc-dev)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+werror=OFF
+[ "${CI:-}" = "true" ] && werror=ON
+# shellcheck disable=SC2086
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="${LLMFLEET_BUILD_TYPE:-RelWithDebInfo}" \
+      -DLLMFLEET_WERROR="$werror" ${LLMFLEET_CMAKE_ARGS:-} >/dev/null
+cmake --build build --parallel "$(nproc)"
