@@ -30,8 +30,12 @@ error error::with_context(std::string_view context) const {
     return error(_code, fmt::format("{}: {}", context, what()));
 }
 
-error invalid_input(std::string message) { return error(status_code::invalid_argument, std::move(message)); }
-error not_found(std::string message) { return error(status_code::not_found, std::move(message)); }
+error invalid_input(std::string message) {
+    return error(status_code::invalid_argument, std::move(message));
+}
+error not_found(std::string message) {
+    return error(status_code::not_found, std::move(message));
+}
 
 namespace detail {
 void check_failed(const char* expr, const char* file, int line, const char* func, const std::string& msg) {

@@ -19,8 +19,12 @@ std::string describe(const json& value) {
 }
 } // namespace
 
-std::string child(std::string_view path, std::string_view key) { return fmt::format("{}.{}", path, key); }
-std::string index(std::string_view path, size_t i) { return fmt::format("{}[{}]", path, i); }
+std::string child(std::string_view path, std::string_view key) {
+    return fmt::format("{}.{}", path, key);
+}
+std::string index(std::string_view path, size_t i) {
+    return fmt::format("{}[{}]", path, i);
+}
 
 json parse(std::string_view text, std::string_view origin) {
     try {

@@ -2,9 +2,9 @@
 #include "common/text.h"
 
 #include <cerrno>
-#include <cstring>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 

@@ -2,6 +2,7 @@
 #include "planner/bucket_grid.h"
 
 #include <algorithm>
+#include <numeric>
 
 #include <fmt/core.h>
 
@@ -11,11 +12,7 @@
 namespace llmfleet::planner {
 
 double matrix::sum() const {
-    double s = 0;
-    for (double x : data) {
-        s += x;
-    }
-    return s;
+    return std::accumulate(data.begin(), data.end(), 0.0);
 }
 
 matrix matrix::from_rows(const std::vector<std::vector<double>>& rows) {
@@ -45,12 +42,14 @@ double bucket_edges::representative_tokens(int64_t i) const {
     return 0.5 * static_cast<double>(edges[i] + edges[i + 1]);
 }
 
-std::string bucket_edges::label(int64_t i) const { return fmt::format("{}-{}", edges[i], edges[i + 1]); }
+std::string bucket_edges::label(int64_t i) const {
+    return fmt::format("{}-{}", edges[i], edges[i + 1]);
+}
 
 bucket_edges make_bucket_edges(std::vector<int64_t> edges, const std::string& field) {
     if (edges.size() < 2) {
-        throw invalid_input(fmt::format("{}: expected at least 2 bucket edges (e.g. 1,100,1000), got {}", field,
-                                        edges.size()));
+        throw invalid_input(
+            fmt::format("{}: expected at least 2 bucket edges (e.g. 1,100,1000), got {}", field, edges.size()));
     }
     for (size_t i = 0; i < edges.size(); ++i) {
         if (edges[i] < 0) {

@@ -14,8 +14,8 @@
 namespace llmfleet::planner {
 
 struct slo {
-    double tpot_ms = 50;               // time per output token (one decode iteration), ms
-    std::optional<double> ttft_ms;     // time to first token, ms (optional)
+    double tpot_ms = 50;           // time per output token (one decode iteration), ms
+    std::optional<double> ttft_ms; // time to first token, ms (optional)
 };
 
 struct roofline_params {
@@ -30,19 +30,19 @@ struct roofline_params {
 
 // Why a shape gets the rate it gets (for explanations and tests).
 struct capacity_estimate {
-    double max_rps = 0;            // 0: cannot serve (model does not fit, or the SLO cannot be met)
-    int64_t batch = 0;             // running sequences at that rate
+    double max_rps = 0;             // 0: cannot serve (model does not fit, or the SLO cannot be met)
+    int64_t batch = 0;              // running sequences at that rate
     int64_t batch_memory_limit = 0; // sequences the KV memory holds
-    double iteration_ms = 0;       // one continuous-batching step at `batch`
-    double ttft_ms = 0;            // estimated time to first token at `batch`
-    std::string limit;             // "memory", "tpot", "ttft", "max_batch", "weights do not fit", ...
+    double iteration_ms = 0;        // one continuous-batching step at `batch`
+    double ttft_ms = 0;             // estimated time to first token at `batch`
+    std::string limit;              // "memory", "tpot", "ttft", "max_batch", "weights do not fit", ...
 };
 
 capacity_estimate estimate_capacity(const model_arch& model, const gpu_spec& gpu, double input_tokens,
                                     double output_tokens, const slo& target, const roofline_params& params);
 
 // One matrix per GPU: estimate_capacity at each bucket's representative (midpoint) lengths.
-throughput_profile estimate_profile(const model_arch& model, const std::vector<gpu_spec>& gpus,
-                                    const bucket_grid& grid, const slo& target, const roofline_params& params);
+throughput_profile estimate_profile(const model_arch& model, const std::vector<gpu_spec>& gpus, const bucket_grid& grid,
+                                    const slo& target, const roofline_params& params);
 
 } // namespace llmfleet::planner

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -22,7 +23,9 @@ namespace llmfleet::planner {
 namespace {
 std::mutex cbc_mutex;
 
-double finite_or(double x, double inf) { return std::isinf(x) ? (x > 0 ? inf : -inf) : x; }
+double finite_or(double x, double inf) {
+    return std::isinf(x) ? (x > 0 ? inf : -inf) : x;
+}
 } // namespace
 
 milp_result solve_milp(const milp_model& model, const milp_options& options) {
@@ -76,8 +79,11 @@ milp_result solve_milp(const milp_model& model, const milp_options& options) {
     CbcMain0(cbc);
     const std::string seconds = fmt::format("{}", options.time_limit_s);
     const std::string gap = fmt::format("{}", options.relative_gap);
-    const char* argv[] = {"llmfleet", "-log", "0", "-slog", "0", "-sec", seconds.c_str(), "-ratio", gap.c_str(),
-                          "-solve", "-quit"};
+    // LLMFLEET_CBC_LOG=1 shows CBC's own progress log on stdout (for diagnosing slow solves).
+    const char* log_env = std::getenv("LLMFLEET_CBC_LOG");
+    const char* log = log_env != nullptr ? log_env : "0";
+    const char* argv[] = {"llmfleet",      "-log",   log,         "-slog",  log,    "-sec",
+                          seconds.c_str(), "-ratio", gap.c_str(), "-solve", "-quit"};
     CbcMain1(static_cast<int>(sizeof(argv) / sizeof(argv[0])), argv, cbc);
 
     milp_result result;
@@ -100,8 +106,8 @@ milp_result solve_milp(const milp_model& model, const milp_options& options) {
         result.status = milp_status::no_solution;
     } else {
         result.status = milp_status::error;
-        result.message = fmt::format("CBC stopped with status {} secondary status {}", cbc.status(),
-                                     cbc.secondaryStatus());
+        result.message =
+            fmt::format("CBC stopped with status {} secondary status {}", cbc.status(), cbc.secondaryStatus());
     }
     result.solve_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return result;

@@ -39,8 +39,8 @@ std::string gpu_catalog::names() const {
 const gpu_spec& gpu_catalog::get(std::string_view name, std::string_view field) const {
     const gpu_spec* g = find(name);
     if (g == nullptr) {
-        throw invalid_input(fmt::format("{}: unknown GPU type '{}'; the catalog ({}) has: {}", field, name, origin,
-                                        names()));
+        throw invalid_input(
+            fmt::format("{}: unknown GPU type '{}'; the catalog ({}) has: {}", field, name, origin, names()));
     }
     return *g;
 }
@@ -122,16 +122,20 @@ gpu_catalog parse_gpu_catalog(std::string_view json_text, std::string_view origi
     }
 }
 
-gpu_catalog builtin_gpu_catalog() { return parse_gpu_catalog(embedded::gpu_catalog_json, "built-in"); }
+gpu_catalog builtin_gpu_catalog() {
+    return parse_gpu_catalog(embedded::gpu_catalog_json, "built-in");
+}
 
-gpu_catalog load_gpu_catalog(const std::string& path) { return parse_gpu_catalog(read_file(path, "catalog"), path); }
+gpu_catalog load_gpu_catalog(const std::string& path) {
+    return parse_gpu_catalog(read_file(path, "catalog"), path);
+}
 
 void set_gpu_field(gpu_catalog& catalog, std::string_view assignment) {
     const auto [key, value] = split_key_value(assignment, "--set");
     const size_t dot = key.find('.');
     if (dot == std::string::npos) {
-        throw invalid_input(fmt::format("--set: expected GPU.FIELD=VALUE (e.g. H100-SXM.memory_gib=94), got '{}'",
-                                        assignment));
+        throw invalid_input(
+            fmt::format("--set: expected GPU.FIELD=VALUE (e.g. H100-SXM.memory_gib=94), got '{}'", assignment));
     }
     const std::string gpu = key.substr(0, dot);
     const std::string field = key.substr(dot + 1);

@@ -24,7 +24,7 @@ struct gpu_price {
     double usd_per_hour = 0; // on-demand, per GPU
     std::string source;      // provider + product, e.g. "AWS p5.48xlarge on-demand / 8 GPUs"
     std::string url;
-    std::string date;        // when the price was observed, e.g. "2025-11-30"
+    std::string date; // when the price was observed, e.g. "2025-11-30"
 };
 
 struct price_set {

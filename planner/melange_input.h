@@ -11,7 +11,7 @@
 namespace llmfleet::planner {
 
 struct melange_input {
-    plan_problem problem;     // grid without edges; max_utilisation 1 (Mélange has none)
+    plan_problem problem; // grid without edges; max_utilisation 1 (Mélange has none)
     int64_t slice_factor = 1;
 };
 

@@ -15,8 +15,8 @@ int milp_model::add_col(std::string name, double lower, double upper, double cos
     return n_cols() - 1;
 }
 
-void milp_model::add_row(std::string name, const std::vector<int>& cols, const std::vector<double>& coefs,
-                         double lower, double upper) {
+void milp_model::add_row(std::string name, const std::vector<int>& cols, const std::vector<double>& coefs, double lower,
+                         double upper) {
     LLMFLEET_CHECK(cols.size() == coefs.size(), "row {}: {} columns but {} coefficients", name, cols.size(),
                    coefs.size());
     for (size_t k = 0; k < cols.size(); ++k) {

@@ -36,10 +36,10 @@ struct milp_model {
 };
 
 enum class milp_status {
-    optimal,          // proven optimal
-    feasible,         // a solution, but the time limit stopped the proof (gap > 0)
-    infeasible,       // proven infeasible
-    no_solution,      // the time limit ran out before any solution was found
+    optimal,     // proven optimal
+    feasible,    // a solution, but the time limit stopped the proof (gap > 0)
+    infeasible,  // proven infeasible
+    no_solution, // the time limit ran out before any solution was found
     unbounded,
     error,
 };
@@ -52,11 +52,11 @@ struct milp_options {
 
 struct milp_result {
     milp_status status = milp_status::error;
-    std::vector<double> x;   // [n_cols] when a solution exists
-    double objective = 0;    // of x
-    double best_bound = 0;   // proven lower bound on the optimum
+    std::vector<double> x; // [n_cols] when a solution exists
+    double objective = 0;  // of x
+    double best_bound = 0; // proven lower bound on the optimum
     double solve_ms = 0;
-    std::string message;     // the solver's words on failure
+    std::string message; // the solver's words on failure
 };
 
 // Throws error(unavailable) when built with LLMFLEET_SOLVER=none.

@@ -22,12 +22,13 @@ int64_t model_arch::n_params_per_layer() const {
     return q + kv + o + mlp + bias + norms;
 }
 
-int64_t model_arch::n_params_matmul() const { return n_layers * n_params_per_layer() + n_params_lm_head(); }
+int64_t model_arch::n_params_matmul() const {
+    return n_layers * n_params_per_layer() + n_params_lm_head();
+}
 
 int64_t model_arch::n_params_total() const {
     const int64_t embedding = vocab_size * hidden_size;
-    return n_layers * n_params_per_layer() + embedding + (tie_word_embeddings ? 0 : n_params_lm_head()) +
-           hidden_size;
+    return n_layers * n_params_per_layer() + embedding + (tie_word_embeddings ? 0 : n_params_lm_head()) + hidden_size;
 }
 
 const std::vector<model_arch>& builtin_models() {
@@ -70,8 +71,8 @@ model_arch parse_hf_config(std::string_view json_text, std::string_view origin) 
     const std::string root = fmt::format("{}", origin);
     static const std::vector<std::string> supported = {"Qwen2ForCausalLM", "LlamaForCausalLM", "MistralForCausalLM"};
     const jr::json& archs = jr::member(doc, "architectures", root);
-    const std::string arch = archs.is_array() && !archs.empty() ? jr::string(archs[0], root + ".architectures[0]")
-                                                                : std::string("(none)");
+    const std::string arch =
+        archs.is_array() && !archs.empty() ? jr::string(archs[0], root + ".architectures[0]") : std::string("(none)");
     if (std::find(supported.begin(), supported.end(), arch) == supported.end()) {
         throw invalid_input(fmt::format("{}.architectures: '{}' is not supported; supported: Qwen2ForCausalLM, "
                                         "LlamaForCausalLM, MistralForCausalLM",
@@ -92,8 +93,8 @@ model_arch parse_hf_config(std::string_view json_text, std::string_view origin) 
     m.n_layers = positive_int("num_hidden_layers");
     m.hidden_size = positive_int("hidden_size");
     m.n_heads = positive_int("num_attention_heads");
-    m.n_kv_heads = jr::optional_member(doc, "num_key_value_heads", root) ? positive_int("num_key_value_heads")
-                                                                        : m.n_heads;
+    m.n_kv_heads =
+        jr::optional_member(doc, "num_key_value_heads", root) ? positive_int("num_key_value_heads") : m.n_heads;
     const jr::json* hd = jr::optional_member(doc, "head_dim", root);
     m.head_dim = (hd != nullptr && !hd->is_null()) ? positive_int("head_dim") : m.hidden_size / m.n_heads;
     m.intermediate_size = positive_int("intermediate_size");
@@ -112,6 +113,8 @@ model_arch parse_hf_config(std::string_view json_text, std::string_view origin) 
     return m;
 }
 
-model_arch load_hf_config(const std::string& path) { return parse_hf_config(read_file(path, "model config"), path); }
+model_arch load_hf_config(const std::string& path) {
+    return parse_hf_config(read_file(path, "model config"), path);
+}
 
 } // namespace llmfleet::planner

@@ -2,6 +2,7 @@
 #include "planner/plan.h"
 
 #include <cmath>
+#include <numeric>
 
 #include <fmt/core.h>
 
@@ -10,11 +11,7 @@
 namespace llmfleet::planner {
 
 double plan_problem::total_rate_rps() const {
-    double total = 0;
-    for (double r : rate_rps) {
-        total += r;
-    }
-    return total;
+    return std::accumulate(rate_rps.begin(), rate_rps.end(), 0.0);
 }
 
 void check_problem(const plan_problem& p) {
@@ -22,16 +19,16 @@ void check_problem(const plan_problem& p) {
         throw invalid_input("plan: no GPU types to choose from; give at least one (--gpus or the catalog)");
     }
     if (p.n_buckets() != p.grid.n_buckets()) {
-        throw invalid_input(fmt::format("plan: {} bucket rates for a {}x{} grid", p.n_buckets(), p.grid.n_input,
-                                        p.grid.n_output));
+        throw invalid_input(
+            fmt::format("plan: {} bucket rates for a {}x{} grid", p.n_buckets(), p.grid.n_input, p.grid.n_output));
     }
     if (!(p.max_utilisation > 0 && p.max_utilisation <= 1)) {
         throw invalid_input(fmt::format("--max-utilisation: expected a fraction in (0, 1], got {}", p.max_utilisation));
     }
     for (int64_t b = 0; b < p.n_buckets(); ++b) {
         if (!std::isfinite(p.rate_rps[b]) || p.rate_rps[b] < 0) {
-            throw invalid_input(fmt::format("workload {}: rate must be >= 0 req/s, got {}", p.grid.label(b),
-                                            p.rate_rps[b]));
+            throw invalid_input(
+                fmt::format("workload {}: rate must be >= 0 req/s, got {}", p.grid.label(b), p.rate_rps[b]));
         }
     }
     if (static_cast<int64_t>(p.max_rps.size()) != p.n_gpus()) {
@@ -58,7 +55,9 @@ void check_problem(const plan_problem& p) {
     }
 }
 
-std::string_view to_string(plan_mode mode) { return mode == plan_mode::fractional ? "fractional" : "slices"; }
+std::string_view to_string(plan_mode mode) {
+    return mode == plan_mode::fractional ? "fractional" : "slices";
+}
 
 std::string_view to_string(plan_status status) {
     switch (status) {

@@ -60,13 +60,13 @@ std::string_view to_string(plan_status status);
 
 struct plan {
     plan_status status = plan_status::error;
-    std::string reason;        // why infeasible / time_limit / error; empty otherwise
+    std::string reason; // why infeasible / time_limit / error; empty otherwise
     plan_mode mode = plan_mode::fractional;
-    int64_t slice_factor = 1;  // slices mode only
-    std::vector<int64_t> gpu_count;          // [n_gpus]
-    std::vector<std::vector<double>> share;  // [n_buckets][n_gpus] fraction of the bucket's rate on each type
-    double cost_usd_per_hour = 0;            // Σ price × count
-    double bound_usd_per_hour = 0;           // proven lower bound on the optimum
+    int64_t slice_factor = 1;               // slices mode only
+    std::vector<int64_t> gpu_count;         // [n_gpus]
+    std::vector<std::vector<double>> share; // [n_buckets][n_gpus] fraction of the bucket's rate on each type
+    double cost_usd_per_hour = 0;           // Σ price × count
+    double bound_usd_per_hour = 0;          // proven lower bound on the optimum
     double solve_ms = 0;
 
     bool has_solution() const { return status == plan_status::optimal || status == plan_status::feasible_with_gap; }

@@ -31,8 +31,8 @@ void append_assignment(std::string& out, const plan_problem& problem, const plan
         std::string routes;
         for (int64_t g = 0; g < problem.n_gpus(); ++g) {
             if (p.share[b][g] > 0) {
-                routes += fmt::format("{}{} {:.1f}%", routes.empty() ? "" : ", ", problem.gpus[g].name,
-                                      100 * p.share[b][g]);
+                routes +=
+                    fmt::format("{}{} {:.1f}%", routes.empty() ? "" : ", ", problem.gpus[g].name, 100 * p.share[b][g]);
             }
         }
         out += fmt::format("  {:<34} {:>8.3f} req/s {:>5.1f}%  → {}\n", problem.grid.label(b), problem.rate_rps[b],

@@ -34,8 +34,8 @@ void check_assignment(const plan_problem& p, const plan& c, std::vector<std::str
             total += s;
         }
         if (p.rate_rps[b] > 0 && std::abs(total - 1.0) > share_tolerance) {
-            out.push_back(fmt::format("{}: shares sum to {:.9g}, expected 1 (each request routed once)",
-                                      p.grid.label(b), total));
+            out.push_back(
+                fmt::format("{}: shares sum to {:.9g}, expected 1 (each request routed once)", p.grid.label(b), total));
         }
     }
 }
@@ -48,8 +48,8 @@ void check_capacity_and_cost(const plan_problem& p, const plan& c, std::vector<s
             out.push_back(fmt::format("{}: negative GPU count {}", p.gpus[g].name, n));
         }
         if (p.gpus[g].max_count >= 0 && n > p.gpus[g].max_count) {
-            out.push_back(fmt::format("{}: {} GPUs exceed the availability limit {}", p.gpus[g].name, n,
-                                      p.gpus[g].max_count));
+            out.push_back(
+                fmt::format("{}: {} GPUs exceed the availability limit {}", p.gpus[g].name, n, p.gpus[g].max_count));
         }
         double load = 0;
         for (int64_t b = 0; b < p.n_buckets(); ++b) {
@@ -59,18 +59,18 @@ void check_capacity_and_cost(const plan_problem& p, const plan& c, std::vector<s
         }
         const double capacity = p.max_utilisation * static_cast<double>(n);
         if (load > capacity + share_tolerance) {
-            out.push_back(fmt::format("{}: load {:.6f} GPUs exceeds capacity {} × {} = {:.6f}", p.gpus[g].name, load,
-                                      n, p.max_utilisation, capacity));
+            out.push_back(fmt::format("{}: load {:.6f} GPUs exceeds capacity {} × {} = {:.6f}", p.gpus[g].name, load, n,
+                                      p.max_utilisation, capacity));
         }
         cost += static_cast<double>(n) * p.gpus[g].price_usd_per_hour;
     }
     if (std::abs(cost - c.cost_usd_per_hour) > 1e-9 * std::max(1.0, cost)) {
-        out.push_back(fmt::format("cost: plan says {:.6f} $/h, counts × prices give {:.6f} $/h", c.cost_usd_per_hour,
-                                  cost));
+        out.push_back(
+            fmt::format("cost: plan says {:.6f} $/h, counts × prices give {:.6f} $/h", c.cost_usd_per_hour, cost));
     }
     if (c.bound_usd_per_hour > c.cost_usd_per_hour + 1e-9 * std::max(1.0, cost)) {
-        out.push_back(fmt::format("bound {:.6f} $/h is above the cost {:.6f} $/h", c.bound_usd_per_hour,
-                                  c.cost_usd_per_hour));
+        out.push_back(
+            fmt::format("bound {:.6f} $/h is above the cost {:.6f} $/h", c.bound_usd_per_hour, c.cost_usd_per_hour));
     }
 }
 } // namespace

@@ -27,16 +27,15 @@ throughput_profile load_profile_file(const std::string& path) {
     profile.grid = make_grid(edges("input_edges"), edges("output_edges"));
     const jr::json& gpus = jr::member(doc, "gpus", root);
     if (!gpus.is_object() || gpus.empty()) {
-        throw invalid_input(fmt::format("{}: profile.gpus: expected an object {{\"GPU\": {{\"max_rps\": [[...]]}}}}",
-                                        path));
+        throw invalid_input(
+            fmt::format("{}: profile.gpus: expected an object {{\"GPU\": {{\"max_rps\": [[...]]}}}}", path));
     }
     for (const auto& [name, entry] : gpus.items()) {
         const std::string p = fmt::format("profile.gpus.{}", name);
         matrix m = matrix::from_rows(jr::non_negative_matrix(jr::member(entry, "max_rps", p), jr::child(p, "max_rps")));
         if (m.n_rows != profile.grid.n_input || m.n_cols != profile.grid.n_output) {
             throw invalid_input(fmt::format("{}: {}.max_rps is {}x{} but the edges give a {}x{} grid (input × output)",
-                                            path, p, m.n_rows, m.n_cols, profile.grid.n_input,
-                                            profile.grid.n_output));
+                                            path, p, m.n_rows, m.n_cols, profile.grid.n_input, profile.grid.n_output));
         }
         profile.max_rps[name] = std::move(m);
     }

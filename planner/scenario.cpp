@@ -19,7 +19,8 @@ trace builtin_azure_conv_trace() {
 
 namespace {
 
-std::vector<gpu_offer> make_offers(const gpu_catalog& catalog, const scenario_options& o, std::vector<gpu_spec>& specs) {
+std::vector<gpu_offer> make_offers(const gpu_catalog& catalog, const scenario_options& o,
+                                   std::vector<gpu_spec>& specs) {
     auto set_it = catalog.price_sets.find(o.price_set);
     if (set_it == catalog.price_sets.end()) {
         std::string names;
@@ -104,14 +105,13 @@ workload make_workload(const scenario_options& o, const std::optional<bucket_gri
 
 plan_problem make_problem(const workload& demand, const throughput_profile& profile,
                           const std::vector<gpu_offer>& offers, double max_utilisation) {
-    if (!demand.grid.same_shape(profile.grid) ||
-        (demand.grid.has_edges() && profile.grid.has_edges() &&
-         (demand.grid.input.edges != profile.grid.input.edges ||
-          demand.grid.output.edges != profile.grid.output.edges))) {
+    if (!demand.grid.same_shape(profile.grid) || (demand.grid.has_edges() && profile.grid.has_edges() &&
+                                                  (demand.grid.input.edges != profile.grid.input.edges ||
+                                                   demand.grid.output.edges != profile.grid.output.edges))) {
         throw invalid_input(fmt::format("the workload's bucket grid ({}x{}, from {}) does not match the profile's "
                                         "({}x{}, from {}); both must use the same input and output edges",
-                                        demand.grid.n_input, demand.grid.n_output, demand.source,
-                                        profile.grid.n_input, profile.grid.n_output, profile.source));
+                                        demand.grid.n_input, demand.grid.n_output, demand.source, profile.grid.n_input,
+                                        profile.grid.n_output, profile.source));
     }
     plan_problem p;
     p.grid = demand.grid;

@@ -18,17 +18,17 @@
 namespace llmfleet::planner {
 
 struct scenario_options {
-    std::optional<std::string> catalog_path;   // replaces the built-in catalog
-    std::vector<std::string> spec_overrides;   // "GPU.field=value"
+    std::optional<std::string> catalog_path; // replaces the built-in catalog
+    std::vector<std::string> spec_overrides; // "GPU.field=value"
     std::string price_set = "neocloud";
-    std::vector<std::string> price_overrides;  // "GPU=usd_per_hour"
-    std::vector<std::string> max_gpus;         // "GPU=count"
-    std::vector<std::string> gpu_names;        // subset of the catalog; empty = every GPU with a price
+    std::vector<std::string> price_overrides; // "GPU=usd_per_hour"
+    std::vector<std::string> max_gpus;        // "GPU=count"
+    std::vector<std::string> gpu_names;       // subset of the catalog; empty = every GPU with a price
     std::optional<std::string> trace_path;
     std::optional<trace_format> trace_format_override;
     std::optional<std::string> workload_path;
-    std::optional<double> rate_rps;            // rescales the workload's total rate
-    std::optional<std::string> input_edges;    // "1,25,100,..."
+    std::optional<double> rate_rps;         // rescales the workload's total rate
+    std::optional<std::string> input_edges; // "1,25,100,..."
     std::optional<std::string> output_edges;
     std::string model = "Llama-3-8B";
     std::optional<std::string> model_config_path;

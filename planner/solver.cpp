@@ -18,8 +18,8 @@ namespace llmfleet::planner {
 namespace {
 
 struct layout {
-    std::vector<int> y;                    // [n_gpus] column of y[g]
-    std::vector<std::vector<int>> col;     // [n_buckets][n_gpus] column of x / n; -1 = none
+    std::vector<int> y;                                   // [n_gpus] column of y[g]
+    std::vector<std::vector<int>> col;                    // [n_buckets][n_gpus] column of x / n; -1 = none
     std::vector<std::vector<std::vector<int>>> slice_col; // per_slice_binary: [b][s][g]
 };
 

@@ -12,7 +12,7 @@ struct solve_options {
     int64_t slice_factor = 4; // slices mode: slices per bucket (Mélange's slice_factor)
     slice_encoding encoding = slice_encoding::per_bucket_count;
     double time_limit_s = 60;
-    bool warm_start = true;   // hand the solver a feasible greedy plan first
+    bool warm_start = true; // hand the solver a feasible greedy plan first
 };
 
 // Never throws on an infeasible or unsolved instance: the status and reason say what happened.

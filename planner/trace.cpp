@@ -85,8 +85,7 @@ int64_t token_count(std::string_view text, const std::string& field) {
 double parse_timestamp_s(std::string_view text, std::string_view field) {
     const std::string_view t = trim(text);
     // YYYY-MM-DD HH:MM:SS is 19 characters; an optional '.' and digits follow.
-    if (t.size() < 19 || t[4] != '-' || t[7] != '-' || (t[10] != ' ' && t[10] != 'T') || t[13] != ':' ||
-        t[16] != ':') {
+    if (t.size() < 19 || t[4] != '-' || t[7] != '-' || (t[10] != ' ' && t[10] != 'T') || t[13] != ':' || t[16] != ':') {
         throw invalid_input(
             fmt::format("{}: expected a timestamp like 2023-11-16 18:15:46.6805900, got '{}'", field, text));
     }
@@ -99,8 +98,8 @@ double parse_timestamp_s(std::string_view text, std::string_view field) {
     double fraction = 0;
     if (t.size() > 19) {
         if (t[19] != '.' || t.size() == 20) {
-            throw invalid_input(fmt::format("{}: expected '.' and fractional seconds after the seconds, got '{}'",
-                                            field, text));
+            throw invalid_input(
+                fmt::format("{}: expected '.' and fractional seconds after the seconds, got '{}'", field, text));
         }
         fraction = parse_double(fmt::format("0{}", t.substr(19)), field);
     }
@@ -152,7 +151,8 @@ trace parse_mooncake_jsonl(std::string_view text, std::string_view origin) {
         const std::string where = fmt::format("{}: line {}", origin, n + 1);
         const json_read::json obj = json_read::parse(line, where);
         trace_request r;
-        r.arrival_s = json_read::non_negative(json_read::member(obj, "timestamp", where), where + ".timestamp") / 1000.0;
+        r.arrival_s =
+            json_read::non_negative(json_read::member(obj, "timestamp", where), where + ".timestamp") / 1000.0;
         r.input_tokens = json_read::integer(json_read::member(obj, "input_length", where), where + ".input_length");
         r.output_tokens = json_read::integer(json_read::member(obj, "output_length", where), where + ".output_length");
         if (r.input_tokens < 0 || r.output_tokens < 0) {

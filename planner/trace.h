@@ -20,7 +20,7 @@ enum class trace_format { azure_csv, mooncake_jsonl };
 std::string_view to_string(trace_format format);
 
 struct trace {
-    std::string name; // file name or "built-in Azure conv 2023"
+    std::string name;                    // file name or "built-in Azure conv 2023"
     std::vector<trace_request> requests; // sorted by arrival_s
     // Mean arrival rate from the timestamps: n / (last - first). Throws when the span is 0 (hint: --rate).
     double mean_rate_rps() const;

@@ -36,8 +36,8 @@ void rescale(workload& w, double total_rate_rps) {
     const double current = w.total_rate_rps();
     if (current <= 0) {
         if (total_rate_rps > 0) {
-            throw invalid_input(fmt::format("--rate {}: cannot rescale a workload whose every bucket is 0 req/s",
-                                            total_rate_rps));
+            throw invalid_input(
+                fmt::format("--rate {}: cannot rescale a workload whose every bucket is 0 req/s", total_rate_rps));
         }
         return;
     }
@@ -82,8 +82,7 @@ workload workload_from_distribution(const bucket_grid& grid, const matrix& distr
     check_rate(total_rate_rps, source + ": total_rate_rps");
     if (distribution.n_rows != grid.n_input || distribution.n_cols != grid.n_output) {
         throw invalid_input(fmt::format("{}: distribution is {}x{} but the bucket grid is {}x{} (input × output)",
-                                        source, distribution.n_rows, distribution.n_cols, grid.n_input,
-                                        grid.n_output));
+                                        source, distribution.n_rows, distribution.n_cols, grid.n_input, grid.n_output));
     }
     const double sum = distribution.sum();
     if (std::abs(sum - 1.0) > 1e-3) {
@@ -107,8 +106,9 @@ workload load_workload_file(const std::string& path, std::optional<double> rate_
     const std::string root = "workload";
     const std::string in_path = jr::child(root, "input_edges");
     const std::string out_path = jr::child(root, "output_edges");
-    bucket_grid grid = make_grid(make_bucket_edges(edge_vector(jr::member(doc, "input_edges", root), in_path), in_path),
-                                 make_bucket_edges(edge_vector(jr::member(doc, "output_edges", root), out_path), out_path));
+    bucket_grid grid =
+        make_grid(make_bucket_edges(edge_vector(jr::member(doc, "input_edges", root), in_path), in_path),
+                  make_bucket_edges(edge_vector(jr::member(doc, "output_edges", root), out_path), out_path));
     const jr::json* dist = jr::optional_member(doc, "distribution", root);
     const jr::json* rates = jr::optional_member(doc, "rates_rps", root);
     if ((dist == nullptr) == (rates == nullptr)) {

@@ -74,8 +74,8 @@ int run_plan(const plan_flags& f) {
             std::ofstream(*f.write_profile_path) << profile_to_json(s.profile) << "\n";
         }
         problem = std::move(s.problem);
-        report.context = {s.model_name, s.demand.source, s.profile.source, s.price_set, s.target.tpot_ms,
-                          s.target.ttft_ms};
+        report.context = {s.model_name, s.demand.source,  s.profile.source,
+                          s.price_set,  s.target.tpot_ms, s.target.ttft_ms};
         if (f.slices) {
             options.mode = plan_mode::slices;
             options.slice_factor = *f.slices;
@@ -118,8 +118,9 @@ command add_plan_command(CLI::App& app) {
     auto* model = sub->add_option("--model", s.model, "Built-in model architecture")->capture_default_str();
     sub->add_option("--model-config", s.model_config_path, "Hugging Face config.json instead of --model")
         ->excludes(model);
-    auto* trace = sub->add_option("--trace", s.trace_path, "Trace: Azure LLM inference CSV or Mooncake JSONL "
-                                                           "(default: the built-in Azure conversation trace)");
+    auto* trace = sub->add_option("--trace", s.trace_path,
+                                  "Trace: Azure LLM inference CSV or Mooncake JSONL "
+                                  "(default: the built-in Azure conversation trace)");
     sub->add_option("--trace-format", f->trace_format, "azure | mooncake (default: from the file)");
     sub->add_option("--workload", s.workload_path, "Workload JSON: edges + distribution + total_rate_rps")
         ->excludes(trace);
@@ -135,8 +136,7 @@ command add_plan_command(CLI::App& app) {
     sub->add_option("--price", s.price_overrides, "Override a price: GPU=USD_PER_HOUR (repeatable)");
     sub->add_option("--max-gpus", s.max_gpus, "Availability limit: GPU=COUNT (repeatable)");
     sub->add_option("--set", s.spec_overrides, "Override a GPU spec: GPU.FIELD=VALUE (repeatable)");
-    sub->add_option("--gpus", s.gpu_names, "GPU types to consider (default: every type with a price)")
-        ->delimiter(',');
+    sub->add_option("--gpus", s.gpu_names, "GPU types to consider (default: every type with a price)")->delimiter(',');
     sub->add_option("--max-utilisation", s.max_utilisation, "Capacity headroom: load <= this × GPUs")
         ->capture_default_str();
     sub->add_option("--bandwidth-efficiency", s.roofline.bandwidth_efficiency, "Roofline: achieved HBM fraction")

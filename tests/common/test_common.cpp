@@ -37,8 +37,7 @@ TEST(json_read, errors_name_the_path) {
         json_read::number_array(doc["a"]["b"], "f.a.b");
         FAIL();
     } catch (const error& e) {
-        EXPECT_NE(std::string(e.what()).find("f.a.b[1]: expected a number, got string"), std::string::npos)
-            << e.what();
+        EXPECT_NE(std::string(e.what()).find("f.a.b[1]: expected a number, got string"), std::string::npos) << e.what();
     }
     try {
         json_read::non_negative_matrix(doc["m"], "f.m");

@@ -8,9 +8,13 @@ namespace {
 
 // A toy model and GPU chosen so the numbers are easy: 1 layer, hidden 1024, 8 heads × 128, 8 KV heads,
 // intermediate 1024, vocab 1024, untied, no bias.
-model_arch toy_model() { return model_arch{"toy", 1, 1024, 8, 8, 128, 1024, 1024, false, false}; }
+model_arch toy_model() {
+    return model_arch{"toy", 1, 1024, 8, 8, 128, 1024, 1024, false, false};
+}
 
-gpu_spec toy_gpu() { return gpu_spec{"toy", 1.0, 100, 10, "PCIe", 32, ""}; }
+gpu_spec toy_gpu() {
+    return gpu_spec{"toy", 1.0, 100, 10, "PCIe", 32, ""};
+}
 
 roofline_params exact() {
     roofline_params p;

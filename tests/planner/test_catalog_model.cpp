@@ -57,15 +57,13 @@ TEST(catalog, overrides_and_their_errors) {
 }
 
 TEST(catalog, malformed_files_name_the_field) {
-    EXPECT_NE(error_of([] { parse_gpu_catalog("{\"gpus\": [}", "c.json"); }).find("malformed JSON"),
-              std::string::npos);
+    EXPECT_NE(error_of([] { parse_gpu_catalog("{\"gpus\": [}", "c.json"); }).find("malformed JSON"), std::string::npos);
     const std::string missing = error_of([] {
         parse_gpu_catalog(R"({"gpus": [{"name": "X", "memory_gib": 24, "bf16_dense_tflops": 1,
                               "interconnect": "PCIe", "interconnect_gb_per_s": 1}]})",
                           "c.json");
     });
-    EXPECT_NE(missing.find("gpus.X: missing required field 'memory_bandwidth_gb_per_s'"), std::string::npos)
-        << missing;
+    EXPECT_NE(missing.find("gpus.X: missing required field 'memory_bandwidth_gb_per_s'"), std::string::npos) << missing;
     const std::string price = error_of([] {
         parse_gpu_catalog(R"({"gpus": [{"name": "X", "memory_gib": 24, "memory_bandwidth_gb_per_s": 1,
                               "bf16_dense_tflops": 1, "interconnect": "PCIe", "interconnect_gb_per_s": 1}],
@@ -98,8 +96,9 @@ TEST(model_arch, hf_config) {
     EXPECT_EQ(m.head_dim, 64);
     EXPECT_TRUE(m.attention_bias);
     EXPECT_EQ(m.n_params_total(), find_builtin_model("Qwen2.5-0.5B").n_params_total());
-    EXPECT_NE(error_of([] { parse_hf_config(R"({"architectures": ["GPT2LMHeadModel"]})", "c.json"); })
-                  .find("supported: Qwen2ForCausalLM, LlamaForCausalLM"),
+    EXPECT_NE(error_of([] {
+                  parse_hf_config(R"({"architectures": ["GPT2LMHeadModel"]})", "c.json");
+              }).find("supported: Qwen2ForCausalLM, LlamaForCausalLM"),
               std::string::npos);
     EXPECT_NE(error_of([] {
                   parse_hf_config(R"({"architectures": ["LlamaForCausalLM"], "hidden_size": "big"})", "c.json");

@@ -84,8 +84,8 @@ TEST(solver, single_type_rounds_up_and_respects_utilisation) {
 // Big: 3 $/h, 4 req/s on both. Rates 2 and 4: bucket 1 needs one Big (load 1.0) and bucket 0 either
 // 2 Cheap (2 $) or 0.5 Big (needs a second Big, 3 $): 2 Cheap + 1 Big = 5 $/h.
 TEST(solver, zero_throughput_pairs_are_never_used) {
-    const plan_problem problem = make_problem(1, 2, {2, 4}, {{"Cheap", 1, -1, ""}, {"Big", 3, -1, ""}},
-                                              {{1, 0}, {4, 4}});
+    const plan_problem problem =
+        make_problem(1, 2, {2, 4}, {{"Cheap", 1, -1, ""}, {"Big", 3, -1, ""}}, {{1, 0}, {4, 4}});
     const plan p = solve_valid(problem, solve_options{});
     ASSERT_EQ(p.status, plan_status::optimal);
     EXPECT_NEAR(p.cost_usd_per_hour, 5.0, 1e-9);
@@ -249,6 +249,41 @@ TEST(solver, warm_start_does_not_change_the_optimum) {
     const plan a = solve_valid(test::melange_issue_example(), cold);
     const plan b = solve_valid(test::melange_issue_example(), slices(2));
     EXPECT_NEAR(a.cost_usd_per_hour, b.cost_usd_per_hour, 1e-9);
+}
+
+// A tight time limit on a hard instance (Mélange's per-slice binary program, no start): whatever the
+// status, it is one of the time-limit outcomes or optimal, any plan validates, and a gap means a bound
+// below the cost.
+TEST(solver, time_limit_outcomes_are_explicit) {
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<double> rate(0.5, 30.0), tput(0.3, 9.0);
+    std::vector<double> rates(36);
+    for (double& r : rates) {
+        r = rate(rng);
+    }
+    std::vector<gpu_offer> gpus = {{"A", 1.01, -1, ""}, {"B", 0.80, -1, ""}, {"C", 3.43, -1, ""}, {"D", 6.88, -1, ""}};
+    std::vector<std::vector<double>> max_rps(4, std::vector<double>(36));
+    for (size_t g = 0; g < 4; ++g) {
+        for (double& t : max_rps[g]) {
+            t = tput(rng) * static_cast<double>(g + 1);
+        }
+    }
+    const plan_problem p = make_problem(6, 6, rates, gpus, max_rps);
+    solve_options o = slices(8, slice_encoding::per_slice_binary);
+    o.time_limit_s = 0.05;
+    o.warm_start = false;
+    const plan result = solve_plan(p, o);
+    EXPECT_TRUE(result.status == plan_status::optimal || result.status == plan_status::feasible_with_gap ||
+                result.status == plan_status::time_limit)
+        << to_string(result.status);
+    EXPECT_TRUE(validate_plan(p, result).empty());
+    if (result.status == plan_status::feasible_with_gap) {
+        EXPECT_LT(result.bound_usd_per_hour, result.cost_usd_per_hour);
+        EXPECT_GT(result.gap(), 0.0);
+    }
+    if (result.status == plan_status::time_limit) {
+        EXPECT_NE(result.reason.find("--time-limit"), std::string::npos);
+    }
 }
 
 TEST(solver, single_type_baseline) {

@@ -9,8 +9,8 @@
 namespace llmfleet::planner::test {
 
 // A problem over an n_in × n_out grid without edges; rates and max_rps are flat row-major.
-inline plan_problem make_problem(int64_t n_in, int64_t n_out, std::vector<double> rates,
-                                 std::vector<gpu_offer> gpus, std::vector<std::vector<double>> max_rps) {
+inline plan_problem make_problem(int64_t n_in, int64_t n_out, std::vector<double> rates, std::vector<gpu_offer> gpus,
+                                 std::vector<std::vector<double>> max_rps) {
     plan_problem p;
     p.grid = make_grid_without_edges(n_in, n_out);
     p.rate_rps = std::move(rates);
@@ -26,6 +26,8 @@ inline plan_problem melange_issue_example() {
                         {{2, 1, 5, 2}, {20, 20, 40, 20}});
 }
 
-inline std::string source_path(const std::string& relative) { return std::string(LLMFLEET_SOURCE_DIR) + "/" + relative; }
+inline std::string source_path(const std::string& relative) {
+    return std::string(LLMFLEET_SOURCE_DIR) + "/" + relative;
+}
 
 } // namespace llmfleet::planner::test

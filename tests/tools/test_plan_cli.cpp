@@ -45,7 +45,9 @@ std::string write_temp(const std::string& name, const std::string& text) {
     return path;
 }
 
-std::string source(const std::string& rel) { return std::string(LLMFLEET_SOURCE_DIR) + "/" + rel; }
+std::string source(const std::string& rel) {
+    return std::string(LLMFLEET_SOURCE_DIR) + "/" + rel;
+}
 
 TEST(plan_cli, default_scenario_prints_a_table) {
     const run_result r = run("plan");
