@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -15,6 +16,10 @@
 namespace llmfleet {
 
 std::string read_file(const std::string& path, std::string_view what) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+        throw not_found(fmt::format("{} file '{}' is a directory; give the path of a file", what, path));
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         throw not_found(fmt::format("cannot open {} file '{}': {}; check the path", what, path, std::strerror(errno)));

@@ -193,6 +193,26 @@ std::string unservable_reason(const plan_problem& p) {
                        bad.size(), types, which, bad.size() > 5 ? "; ..." : "");
 }
 
+// CBC proved infeasibility after the per-bucket check passed. With unlimited counts every instance is
+// feasible, so availability limits are the cause; without limits the numbers are out of range.
+std::string infeasible_reason(const plan_problem& p) {
+    std::string limits;
+    for (const gpu_offer& o : p.gpus) {
+        if (o.max_count >= 0) {
+            limits += fmt::format("{}{}={}", limits.empty() ? "" : ", ", o.name, o.max_count);
+        }
+    }
+    if (limits.empty()) {
+        return fmt::format("the solver reports no plan although no availability limit is set; the numbers are "
+                           "probably out of range for it (total rate {:.6g} req/s); check --rate and the profile",
+                           p.total_rate_rps());
+    }
+    return fmt::format("the availability limits (--max-gpus {}) cannot carry the workload ({:.6g} req/s): even every "
+                       "allowed GPU together lacks the capacity at --max-utilisation {}; raise the limits, allow "
+                       "more GPU types, or lower the request rate",
+                       limits, p.total_rate_rps(), p.max_utilisation);
+}
+
 plan extract(const plan_problem& p, const solve_options& o, const layout& l, const milp_result& r) {
     plan out;
     out.mode = o.mode;
@@ -276,9 +296,7 @@ plan solve_plan(const plan_problem& p, const solve_options& o) {
         return extract(p, o, l, r);
     case milp_status::infeasible:
         out.status = plan_status::infeasible;
-        out.reason = "the availability limits (--max-gpus) cannot carry the workload: even every allowed GPU "
-                     "together lacks the capacity at --max-utilisation; raise the limits, allow more GPU types, "
-                     "or lower the request rate";
+        out.reason = infeasible_reason(p);
         break;
     case milp_status::no_solution:
         out.status = plan_status::time_limit;

@@ -102,7 +102,9 @@ int run_plan(const plan_flags& f) {
         fmt::print("{}", format_plan_table(problem, report));
     }
     if (!report.result.has_solution()) {
-        LLMFLEET_LOG_ERROR("no plan: {}: {}", to_string(report.result.status), report.result.reason);
+        if (f.output == "json") { // the table already says why; JSON readers also get it on stderr
+            LLMFLEET_LOG_ERROR("no plan: {}: {}", to_string(report.result.status), report.result.reason);
+        }
         return exit_no_plan;
     }
     return 0;
