@@ -30,7 +30,8 @@ json parse(std::string_view text, std::string_view origin) {
     try {
         return json::parse(text.begin(), text.end());
     } catch (const json::parse_error& e) {
-        throw invalid_input(fmt::format("{}: malformed JSON at byte {}: {}", origin, e.byte, e.what()));
+        const std::string where = origin.empty() ? "" : fmt::format("{}: ", origin);
+        throw invalid_input(fmt::format("{}malformed JSON at byte {}: {}", where, e.byte, e.what()));
     }
 }
 

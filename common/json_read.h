@@ -12,7 +12,8 @@ namespace llmfleet::json_read {
 
 using json = nlohmann::json;
 
-// Parses `text`; a syntax error becomes invalid_argument naming `origin` (a path or "built-in catalog").
+// Parses `text`; a syntax error becomes invalid_argument naming `origin` (a path or "built-in catalog";
+// empty when the caller adds the path as context).
 json parse(std::string_view text, std::string_view origin);
 
 // Member `key` of object `obj` (whose path is `path`); throws when missing or when obj is not an object.

@@ -7,6 +7,7 @@
 #include <fmt/core.h>
 
 #include "common/error.h"
+#include "common/json_read.h"
 #include "common/text.h"
 
 namespace llmfleet::planner {
@@ -67,6 +68,19 @@ bucket_edges parse_bucket_edges(const std::string& text, const std::string& fiel
     std::vector<int64_t> edges;
     for (std::string_view part : split(text, ',')) {
         edges.push_back(parse_int(part, field));
+    }
+    return make_bucket_edges(std::move(edges), field);
+}
+
+bucket_edges bucket_edges_from_json(const nlohmann::json& obj, const std::string& key, const std::string& path) {
+    const std::string field = json_read::child(path, key);
+    const nlohmann::json& value = json_read::member(obj, key, path);
+    if (!value.is_array()) {
+        throw invalid_input(fmt::format("{}: expected an array of increasing token counts", field));
+    }
+    std::vector<int64_t> edges;
+    for (size_t i = 0; i < value.size(); ++i) {
+        edges.push_back(json_read::integer(value[i], json_read::index(field, i)));
     }
     return make_bucket_edges(std::move(edges), field);
 }

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace llmfleet::planner {
 
 // Row-major dense matrix of doubles: [n_rows, n_cols].
@@ -37,6 +39,8 @@ struct bucket_edges {
 bucket_edges make_bucket_edges(std::vector<int64_t> edges, const std::string& field);
 // Parses "1,25,100,250" (CLI form).
 bucket_edges parse_bucket_edges(const std::string& text, const std::string& field);
+// Reads member `key` of a JSON object (at `path`) as bucket edges: an array of increasing integers.
+bucket_edges bucket_edges_from_json(const nlohmann::json& obj, const std::string& key, const std::string& path);
 // Mélange's buckets (1-25, 25-100, 100-250, 250-500, then doubling up to 32000): 10 buckets.
 bucket_edges default_bucket_edges();
 

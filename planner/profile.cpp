@@ -11,35 +11,38 @@ namespace llmfleet::planner {
 
 namespace jr = json_read;
 
-throughput_profile load_profile_file(const std::string& path) {
-    const jr::json doc = jr::parse(read_file(path, "profile"), path);
+namespace {
+throughput_profile load_profile_body(const std::string& path) {
+    const jr::json doc = jr::parse(read_file(path, "profile"), "");
     const std::string root = "profile";
-    auto edges = [&](std::string_view key) {
-        const std::string p = jr::child(root, key);
-        std::vector<int64_t> out;
-        for (double x : jr::number_array(jr::member(doc, key, root), p)) {
-            out.push_back(static_cast<int64_t>(x));
-        }
-        return make_bucket_edges(std::move(out), p);
-    };
     throughput_profile profile;
     profile.source = path;
-    profile.grid = make_grid(edges("input_edges"), edges("output_edges"));
+    profile.grid =
+        make_grid(bucket_edges_from_json(doc, "input_edges", root), bucket_edges_from_json(doc, "output_edges", root));
     const jr::json& gpus = jr::member(doc, "gpus", root);
     if (!gpus.is_object() || gpus.empty()) {
-        throw invalid_input(
-            fmt::format("{}: profile.gpus: expected an object {{\"GPU\": {{\"max_rps\": [[...]]}}}}", path));
+        throw invalid_input("profile.gpus: expected an object {\"GPU\": {\"max_rps\": [[...]]}}");
     }
     for (const auto& [name, entry] : gpus.items()) {
         const std::string p = fmt::format("profile.gpus.{}", name);
         matrix m = matrix::from_rows(jr::non_negative_matrix(jr::member(entry, "max_rps", p), jr::child(p, "max_rps")));
         if (m.n_rows != profile.grid.n_input || m.n_cols != profile.grid.n_output) {
-            throw invalid_input(fmt::format("{}: {}.max_rps is {}x{} but the edges give a {}x{} grid (input × output)",
-                                            path, p, m.n_rows, m.n_cols, profile.grid.n_input, profile.grid.n_output));
+            throw invalid_input(fmt::format("{}.max_rps is {}x{} but the edges give a {}x{} grid (input × output)", p,
+                                            m.n_rows, m.n_cols, profile.grid.n_input, profile.grid.n_output));
         }
         profile.max_rps[name] = std::move(m);
     }
     return profile;
+}
+
+} // namespace
+
+throughput_profile load_profile_file(const std::string& path) {
+    try {
+        return load_profile_body(path);
+    } catch (const error& e) {
+        throw e.with_context(path);
+    }
 }
 
 std::string profile_to_json(const throughput_profile& profile) {

@@ -19,16 +19,6 @@ void check_rate(double rate_rps, std::string_view field) {
     }
 }
 
-std::vector<int64_t> edge_vector(const json_read::json& value, const std::string& path) {
-    std::vector<int64_t> edges;
-    if (!value.is_array()) {
-        throw invalid_input(fmt::format("{}: expected an array of increasing token counts", path));
-    }
-    for (size_t i = 0; i < value.size(); ++i) {
-        edges.push_back(json_read::integer(value[i], json_read::index(path, i)));
-    }
-    return edges;
-}
 } // namespace
 
 void rescale(workload& w, double total_rate_rps) {
@@ -100,33 +90,30 @@ workload workload_from_distribution(const bucket_grid& grid, const matrix& distr
     return w;
 }
 
-workload load_workload_file(const std::string& path, std::optional<double> rate_override_rps) {
+namespace {
+workload load_workload_body(const std::string& path, std::optional<double> rate_override_rps) {
     namespace jr = json_read;
-    const jr::json doc = jr::parse(read_file(path, "workload"), path);
+    const jr::json doc = jr::parse(read_file(path, "workload"), "");
     const std::string root = "workload";
-    const std::string in_path = jr::child(root, "input_edges");
-    const std::string out_path = jr::child(root, "output_edges");
-    bucket_grid grid =
-        make_grid(make_bucket_edges(edge_vector(jr::member(doc, "input_edges", root), in_path), in_path),
-                  make_bucket_edges(edge_vector(jr::member(doc, "output_edges", root), out_path), out_path));
+    const bucket_grid grid =
+        make_grid(bucket_edges_from_json(doc, "input_edges", root), bucket_edges_from_json(doc, "output_edges", root));
     const jr::json* dist = jr::optional_member(doc, "distribution", root);
     const jr::json* rates = jr::optional_member(doc, "rates_rps", root);
     if ((dist == nullptr) == (rates == nullptr)) {
-        throw invalid_input(fmt::format("{}: give exactly one of 'distribution' (with 'total_rate_rps') or "
-                                        "'rates_rps'",
-                                        path));
+        throw invalid_input("give exactly one of 'distribution' (with 'total_rate_rps') or 'rates_rps'");
     }
     workload w;
     if (dist != nullptr) {
         const matrix d = matrix::from_rows(jr::non_negative_matrix(*dist, jr::child(root, "distribution")));
         const double total = jr::number(jr::member(doc, "total_rate_rps", root), jr::child(root, "total_rate_rps"));
-        w = workload_from_distribution(grid, d, total, path);
+        w = workload_from_distribution(grid, d, total, root);
+        w.source = path;
     } else {
         w.grid = grid;
         w.source = path;
         w.rate_rps = matrix::from_rows(jr::non_negative_matrix(*rates, jr::child(root, "rates_rps")));
         if (w.rate_rps.n_rows != grid.n_input || w.rate_rps.n_cols != grid.n_output) {
-            throw invalid_input(fmt::format("{}: rates_rps is {}x{} but the edges give a {}x{} grid", path,
+            throw invalid_input(fmt::format("workload.rates_rps is {}x{} but the edges give a {}x{} grid",
                                             w.rate_rps.n_rows, w.rate_rps.n_cols, grid.n_input, grid.n_output));
         }
     }
@@ -134,6 +121,16 @@ workload load_workload_file(const std::string& path, std::optional<double> rate_
         rescale(w, *rate_override_rps);
     }
     return w;
+}
+
+} // namespace
+
+workload load_workload_file(const std::string& path, std::optional<double> rate_override_rps) {
+    try {
+        return load_workload_body(path, rate_override_rps);
+    } catch (const error& e) {
+        throw e.with_context(path);
+    }
 }
 
 } // namespace llmfleet::planner

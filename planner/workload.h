@@ -25,7 +25,7 @@ struct workload {
 // else the trace's mean rate. Logs one warning when requests fall outside the edges (with the count).
 workload bin_trace(const trace& t, const bucket_grid& grid, std::optional<double> rate_override_rps);
 
-// From a distribution matrix (fractions that sum to 1, ±1e-3) and a total rate > 0... or == 0.
+// From a distribution matrix (fractions that sum to 1 ± 0.001) and a total rate >= 0 req/s.
 workload workload_from_distribution(const bucket_grid& grid, const matrix& distribution, double total_rate_rps,
                                     const std::string& source);
 
