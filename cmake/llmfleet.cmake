@@ -16,6 +16,13 @@ if(LLMFLEET_SANITIZE_THREAD)
     list(APPEND LLMFLEET_SANITIZE_FLAGS -fsanitize=thread)
 endif()
 
+if(LLMFLEET_FUZZ)
+    if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+        message(FATAL_ERROR "LLMFLEET_FUZZ=ON needs clang (libFuzzer): configure with CXX=clang++")
+    endif()
+    list(APPEND LLMFLEET_SANITIZE_FLAGS -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+endif()
+
 # Every header, for the checkheaders target (each header compiled alone).
 set_property(GLOBAL PROPERTY LLMFLEET_HEADERS "")
 

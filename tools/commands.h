@@ -21,4 +21,11 @@ struct command {
 // 3 when the validator rejects the solver's plan (a bug).
 command add_plan_command(CLI::App& app);
 
+// `llmfleet make-model`: a random-weight model in the Hugging Face layout. Exit 0, or 1 on bad input.
+command add_make_model_command(CLI::App& app);
+
+// `llmfleet check-model`: loads config.json and the weights, validates every tensor, prints a summary.
+// Exit 0 when the model is usable, 1 with the first problem otherwise.
+command add_check_model_command(CLI::App& app);
+
 } // namespace llmfleet::tools

@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", "llmfleet 0.1.0");
     const std::vector<llmfleet::tools::command> commands = {
         llmfleet::tools::add_plan_command(app),
+        llmfleet::tools::add_make_model_command(app),
+        llmfleet::tools::add_check_model_command(app),
     };
     try {
         app.parse(argc, argv);

@@ -1,0 +1,218 @@
+// See make_model.h.
+#include "model/make_model.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "model/safetensors.h"
+#include "model/weights.h"
+
+namespace llmfleet::model {
+
+architecture parse_architecture(std::string_view text) {
+    if (text == "qwen2") {
+        return architecture::qwen2;
+    }
+    if (text == "llama") {
+        return architecture::llama;
+    }
+    throw invalid_input(fmt::format("--arch: expected qwen2 or llama, got '{}'", text));
+}
+
+dtype parse_dtype_flag(std::string_view text) {
+    if (text == "bf16") {
+        return dtype::bf16;
+    }
+    if (text == "f16") {
+        return dtype::f16;
+    }
+    if (text == "f32") {
+        return dtype::f32;
+    }
+    throw invalid_input(fmt::format("--dtype: expected bf16, f16 or f32, got '{}'", text));
+}
+
+model_config preset_config(architecture arch, std::string_view preset) {
+    model_config c;
+    c.arch = arch;
+    c.attention_bias = arch == architecture::qwen2;
+    c.rms_norm_eps = 1e-6;
+    c.torch_dtype = "bfloat16";
+    if (preset == "tiny") {
+        c.hidden_size = 64;
+        c.intermediate_size = 176;
+        c.n_layers = 2;
+        c.n_heads = 4;
+        c.n_kv_heads = 2;
+        c.head_dim = 16;
+        c.vocab_size = 512;
+        c.max_position_embeddings = 2048;
+        c.tie_word_embeddings = arch == architecture::qwen2;
+        c.rope_theta = arch == architecture::qwen2 ? 1e6 : 500000.0;
+        if (arch == architecture::llama) {
+            c.rope_scaling = rope_scaling_llama3{8.0, 1.0, 4.0, 512};
+        }
+        c.bos_token_id = 510;
+        c.eos_token_ids = {511};
+    } else if (preset == "qwen2.5-0.5b" || preset == "qwen2.5-1.5b") {
+        const bool small = preset == "qwen2.5-0.5b";
+        c.hidden_size = small ? 896 : 1536;
+        c.intermediate_size = small ? 4864 : 8960;
+        c.n_layers = small ? 24 : 28;
+        c.n_heads = small ? 14 : 12;
+        c.n_kv_heads = 2;
+        c.head_dim = small ? 64 : 128;
+        c.vocab_size = 151936;
+        c.max_position_embeddings = 32768;
+        c.tie_word_embeddings = true;
+        c.rope_theta = 1e6;
+        c.bos_token_id = 151643;
+        c.eos_token_ids = {151645, 151643};
+    } else {
+        throw invalid_input(
+            fmt::format("--preset: unknown preset '{}'; expected tiny, qwen2.5-0.5b or qwen2.5-1.5b", preset));
+    }
+    return c;
+}
+
+namespace {
+
+// Standard normals by Box–Muller on 53-bit uniforms from mt19937_64 (fully specified by the standard,
+// unlike std::normal_distribution).
+class normal_stream {
+public:
+    explicit normal_stream(uint64_t seed) : _rng(seed) {}
+    double next() {
+        if (_has_spare) {
+            _has_spare = false;
+            return _spare;
+        }
+        const double u1 = (static_cast<double>(_rng() >> 11) + 1.0) * 0x1.0p-53; // (0, 1]
+        const double u2 = static_cast<double>(_rng() >> 11) * 0x1.0p-53;         // [0, 1)
+        const double r = std::sqrt(-2.0 * std::log(u1));
+        _spare = r * std::sin(2.0 * M_PI * u2);
+        _has_spare = true;
+        return r * std::cos(2.0 * M_PI * u2);
+    }
+
+private:
+    std::mt19937_64 _rng;
+    double _spare = 0;
+    bool _has_spare = false;
+};
+
+std::vector<uint8_t> encode(const std::vector<float>& values, dtype type) {
+    std::vector<uint8_t> bytes(values.size() * dtype_size_bytes(type));
+    for (size_t i = 0; i < values.size(); ++i) {
+        if (type == dtype::f32) {
+            std::memcpy(bytes.data() + 4 * i, &values[i], 4);
+        } else {
+            const uint16_t h = type == dtype::bf16 ? f32_to_bf16(values[i]) : f32_to_f16(values[i]);
+            std::memcpy(bytes.data() + 2 * i, &h, 2);
+        }
+    }
+    return bytes;
+}
+
+nlohmann::json config_json(const model_config& c) {
+    nlohmann::json j;
+    j["architectures"] = {std::string(to_string(c.arch))};
+    j["model_type"] = c.arch == architecture::qwen2 ? "qwen2" : "llama";
+    j["hidden_act"] = "silu";
+    j["hidden_size"] = c.hidden_size;
+    j["intermediate_size"] = c.intermediate_size;
+    j["num_hidden_layers"] = c.n_layers;
+    j["num_attention_heads"] = c.n_heads;
+    j["num_key_value_heads"] = c.n_kv_heads;
+    j["head_dim"] = c.head_dim;
+    j["vocab_size"] = c.vocab_size;
+    j["max_position_embeddings"] = c.max_position_embeddings;
+    j["rms_norm_eps"] = c.rms_norm_eps;
+    j["rope_theta"] = c.rope_theta;
+    j["tie_word_embeddings"] = c.tie_word_embeddings;
+    j["torch_dtype"] = c.torch_dtype;
+    j["bos_token_id"] = c.bos_token_id.value_or(0);
+    j["eos_token_id"] = c.eos_token_ids.front();
+    if (c.arch == architecture::llama) {
+        j["attention_bias"] = c.attention_bias;
+        j["mlp_bias"] = false;
+    }
+    if (c.rope_scaling) {
+        j["rope_scaling"] = {{"rope_type", "llama3"},
+                             {"factor", c.rope_scaling->factor},
+                             {"low_freq_factor", c.rope_scaling->low_freq_factor},
+                             {"high_freq_factor", c.rope_scaling->high_freq_factor},
+                             {"original_max_position_embeddings", c.rope_scaling->original_max_position_embeddings}};
+    } else {
+        j["rope_scaling"] = nullptr;
+    }
+    return j;
+}
+
+void write_text(const std::filesystem::path& path, const std::string& text) {
+    std::ofstream out(path);
+    if (!(out << text << "\n")) {
+        throw error(status_code::unavailable, fmt::format("cannot write '{}'", path.string()));
+    }
+}
+
+} // namespace
+
+void make_model(const make_model_options& o) {
+    namespace fs = std::filesystem;
+    if (o.out_dir.empty()) {
+        throw invalid_input("--out: give the directory to write the model to");
+    }
+    if (o.n_shards < 1) {
+        throw invalid_input(fmt::format("--shards: expected >= 1, got {}", o.n_shards));
+    }
+    model_config c = preset_config(o.arch, o.preset);
+    c.torch_dtype = o.type == dtype::bf16 ? "bfloat16" : (o.type == dtype::f16 ? "float16" : "float32");
+    fs::create_directories(o.out_dir);
+    const fs::path dir(o.out_dir);
+    write_text(dir / "config.json", config_json(c).dump(2));
+    nlohmann::json gen = {{"bos_token_id", c.bos_token_id.value_or(0)}, {"eos_token_id", c.eos_token_ids}};
+    write_text(dir / "generation_config.json", gen.dump(2));
+
+    normal_stream normal(o.seed);
+    const std::vector<expected_tensor> specs = expected_tensors(c);
+    const auto n_shards = static_cast<size_t>(std::min<int64_t>(o.n_shards, static_cast<int64_t>(specs.size())));
+    const size_t per_shard = (specs.size() + n_shards - 1) / n_shards;
+    nlohmann::json weight_map = nlohmann::json::object();
+    uint64_t total_bytes = 0;
+    for (size_t shard = 0; shard < n_shards; ++shard) {
+        std::vector<tensor_to_write> tensors;
+        for (size_t k = shard * per_shard; k < std::min(specs.size(), (shard + 1) * per_shard); ++k) {
+            const expected_tensor& e = specs[k];
+            int64_t n = 1;
+            for (int64_t d : e.shape) {
+                n *= d;
+            }
+            const bool norm = e.name.find("norm.weight") != std::string::npos;
+            std::vector<float> values(static_cast<size_t>(n));
+            for (float& v : values) {
+                v = static_cast<float>((norm ? 1.0 : 0.0) + 0.02 * normal.next());
+            }
+            tensors.push_back({e.name, o.type, e.shape, encode(values, o.type)});
+            total_bytes += tensors.back().bytes.size();
+        }
+        const std::string file = n_shards == 1 ? "model.safetensors"
+                                               : fmt::format("model-{:05d}-of-{:05d}.safetensors", shard + 1, n_shards);
+        for (const tensor_to_write& t : tensors) {
+            weight_map[t.name] = file;
+        }
+        write_safetensors((dir / file).string(), tensors);
+    }
+    if (n_shards > 1) {
+        nlohmann::json index = {{"metadata", {{"total_size", total_bytes}}}, {"weight_map", weight_map}};
+        write_text(dir / "model.safetensors.index.json", index.dump(2));
+    }
+}
+
+} // namespace llmfleet::model
