@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs llmfleet's Debian build dependencies (idempotent: apt-get runs only when one is missing),
 # then configures and builds into build/. In CI (CI=true) warnings are errors.
+# Usage: setup.sh [--test]   (--test also installs python3-torch for the independent reference checks)
 # Options via environment: LLMFLEET_BUILD_TYPE (RelWithDebInfo), LLMFLEET_CMAKE_ARGS (extra -D flags).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,9 @@ cd "$(dirname "$0")/.."
 packages=(build-essential cmake ninja-build ccache pkg-config git
           libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
           coinor-libcbc-dev)
+if [ "${1:-}" = "--test" ]; then
+    packages+=(python3-torch python3-numpy) # tests/reference: the independent forward pass
+fi
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
