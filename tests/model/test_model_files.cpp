@@ -12,6 +12,7 @@
 #include "model/make_model.h"
 #include "model/safetensors.h"
 #include "model/weights.h"
+#include "tests/test_support.h"
 
 namespace llmfleet::model {
 namespace {
@@ -25,14 +26,7 @@ std::string temp_dir(const std::string& name) {
     return p.string();
 }
 
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
+using test::error_of;
 
 TEST(dtype, bf16_rounds_to_nearest_even) {
     EXPECT_EQ(f32_to_bf16(1.0f), 0x3F80);

@@ -7,18 +7,12 @@
 #include "common/error.h"
 #include "planner/gpu_catalog.h"
 #include "planner/model_arch.h"
+#include "tests/test_support.h"
 
 namespace llmfleet::planner {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
+using test::error_of;
 
 TEST(catalog, builtin_has_every_gpu_priced_twice_with_sources) {
     const gpu_catalog c = builtin_gpu_catalog();
