@@ -1,9 +1,7 @@
-// See npy.h. Layout: "\x93NUMPY", version 1.0, u16 header length, a Python-dict header padded with
-// spaces to a multiple of 64 bytes (ending in '\n'), then the raw data.
+// See npy.h. Layout: "\x93NUMPY", version 1.0, u16 header length, a Python-dict header, the raw data.
 #include "common/npy.h"
 
 #include <cstring>
-#include <fstream>
 
 #include <fmt/core.h>
 
@@ -11,34 +9,6 @@
 #include "common/text.h"
 
 namespace llmfleet {
-
-void write_npy_f32(const std::string& path, const std::vector<int64_t>& shape, const std::vector<float>& data) {
-    int64_t n = 1;
-    std::string dims;
-    for (int64_t d : shape) {
-        n *= d;
-        dims += fmt::format("{}, ", d);
-    }
-    LLMFLEET_CHECK(n == static_cast<int64_t>(data.size()), "npy: shape holds {} values, data {}", n, data.size());
-    if (shape.size() > 1) {
-        dims.resize(dims.size() - 2); // "(2, 3)" but "(2,)" for one dimension
-    }
-    std::string header = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}), }}", dims);
-    const size_t total = 10 + header.size() + 1;
-    header.append((64 - total % 64) % 64, ' ');
-    header += '\n';
-    std::ofstream out(path, std::ios::binary);
-    const char magic[8] = {'\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0};
-    const auto len = static_cast<uint16_t>(header.size());
-    out.write(magic, 8);
-    out.put(static_cast<char>(len & 0xff));
-    out.put(static_cast<char>(len >> 8));
-    out.write(header.data(), static_cast<std::streamsize>(header.size()));
-    out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size() * sizeof(float)));
-    if (!out) {
-        throw error(status_code::unavailable, fmt::format("cannot write '{}'", path));
-    }
-}
 
 npy_array read_npy_f32(const std::string& path) {
     const std::string blob = read_file(path, "npy");

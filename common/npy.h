@@ -1,4 +1,4 @@
-// NumPy .npy files (format 1.0, little-endian float32, C order): logits dumps and reference comparisons.
+// NumPy .npy files (format 1.0, little-endian float32, C order): reading the torch reference's logits.
 #pragma once
 
 #include <cstdint>
@@ -12,8 +12,6 @@ struct npy_array {
     std::vector<float> data; // row-major
 };
 
-// Throws error(unavailable) when the file cannot be written.
-void write_npy_f32(const std::string& path, const std::vector<int64_t>& shape, const std::vector<float>& data);
 // Reads '<f4' C-order arrays only; anything else is invalid_argument naming the path.
 npy_array read_npy_f32(const std::string& path);
 

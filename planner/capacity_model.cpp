@@ -90,12 +90,10 @@ capacity_estimate estimate_capacity(const model_arch& m, const gpu_spec& g, doub
             est.ttft_ms = ttft_ms;
         }
     }
-    if (est.batch == 0) {
-        est.limit = first_violation;
-    } else if (est.batch == batch_max) {
+    if (est.batch > 0 && est.batch == batch_max) {
         est.limit = batch_max == p.max_batch ? "max_batch" : "memory";
     } else {
-        est.limit = first_violation;
+        est.limit = first_violation; // no batch met the SLO, or a larger one broke it
     }
     return est;
 }

@@ -41,7 +41,6 @@ melange_input parse_melange_input(std::string_view json_text, std::string_view o
             gpu_offer offer;
             offer.name = name;
             offer.price_usd_per_hour = jr::non_negative(jr::member(entry, "cost", path), jr::child(path, "cost"));
-            offer.price_source = "Mélange input";
             const std::vector<std::vector<double>> tputs =
                 jr::non_negative_matrix(jr::member(entry, "tputs", path), jr::child(path, "tputs"));
             if (static_cast<int64_t>(tputs.size()) != n_in || static_cast<int64_t>(tputs[0].size()) != n_out) {

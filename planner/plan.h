@@ -15,7 +15,6 @@ struct gpu_offer {
     std::string name;
     double price_usd_per_hour = 0;
     int64_t max_count = -1; // availability limit; -1 = unlimited
-    std::string price_source;
 };
 
 struct plan_problem {

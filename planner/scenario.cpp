@@ -56,8 +56,7 @@ std::vector<gpu_offer> make_offers(const gpu_catalog& catalog, const scenario_op
             throw invalid_input(fmt::format("--gpus: {} has no price in price set '{}'; give one with --price {}=USD",
                                             name, o.price_set, name));
         }
-        offers.push_back(gpu_offer{name, price->second.usd_per_hour, -1,
-                                   fmt::format("{} {}", price->second.source, price->second.date)});
+        offers.push_back(gpu_offer{name, price->second.usd_per_hour, -1});
     }
     for (const std::string& text : o.max_gpus) {
         const auto [gpu, value] = split_key_value(text, "--max-gpus");

@@ -42,7 +42,6 @@ workload bin_trace(const trace& t, const bucket_grid& grid, std::optional<double
     w.grid = grid;
     w.rate_rps = matrix(grid.n_input, grid.n_output);
     w.n_requests = static_cast<int64_t>(t.requests.size());
-    w.trace_duration_s = t.requests.empty() ? 0 : t.requests.back().arrival_s - t.requests.front().arrival_s;
     w.source = fmt::format("{} ({} requests)", t.name, w.n_requests);
     for (const trace_request& r : t.requests) {
         bool clamped_in = false;

@@ -16,7 +16,6 @@ struct workload {
     std::string source;     // "AzureLLMInferenceTrace_conv.csv (19366 requests)" or a file path
     int64_t n_requests = 0; // requests binned (0 when given as a matrix)
     int64_t n_clamped = 0;  // requests outside the edges, counted in the nearest edge bucket
-    double trace_duration_s = 0;
 
     double total_rate_rps() const { return rate_rps.sum(); }
 };

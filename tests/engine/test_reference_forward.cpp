@@ -75,24 +75,26 @@ void expect_matches_torch(const std::string& dir) {
     }
 }
 
-TEST(reference_forward, matches_torch_qwen2_bf16) {
-    if (!torch_available()) {
-        GTEST_SKIP() << "/usr/bin/python3 lacks torch: apt-get install python3-torch (scripts/setup.sh does)";
+// Skips (does not pass) when Debian's torch is missing; scripts/setup.sh --test installs it.
+class against_torch : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!torch_available()) {
+            GTEST_SKIP()
+                << "/usr/bin/python3 lacks torch: apt-get install python3-torch (scripts/setup.sh --test does)";
+        }
     }
+};
+
+TEST_F(against_torch, matches_torch_qwen2_bf16) {
     expect_matches_torch(make("qwen2_bf16", model::architecture::qwen2, model::dtype::bf16, 1));
 }
 
-TEST(reference_forward, matches_torch_llama_f32_sharded_rope_scaling) {
-    if (!torch_available()) {
-        GTEST_SKIP() << "/usr/bin/python3 lacks torch: apt-get install python3-torch (scripts/setup.sh does)";
-    }
+TEST_F(against_torch, matches_torch_llama_f32_sharded_rope_scaling) {
     expect_matches_torch(make("llama_f32", model::architecture::llama, model::dtype::f32, 3));
 }
 
-TEST(reference_forward, matches_torch_qwen2_f16) {
-    if (!torch_available()) {
-        GTEST_SKIP() << "/usr/bin/python3 lacks torch: apt-get install python3-torch (scripts/setup.sh does)";
-    }
+TEST_F(against_torch, matches_torch_qwen2_f16) {
     expect_matches_torch(make("qwen2_f16", model::architecture::qwen2, model::dtype::f16, 1));
 }
 

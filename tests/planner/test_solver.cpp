@@ -56,8 +56,8 @@ TEST(solver, melange_issue_example_fractional_splits_a_bucket) {
 // Mélange's repo example (rate 16): A10G loads 0.8, 2, 0.6, 0.8 (4.2 → 5 A10G = 5.05) is cheapest;
 // any A100 costs 3.67 and saves at most one A10G.
 TEST(solver, melange_repo_example) {
-    const plan_problem problem = make_problem(2, 2, {4, 2, 6, 4}, {{"A10G", 1.01, -1, ""}, {"A100", 3.67, -1, ""}},
-                                              {{5, 1, 10, 5}, {20, 2, 50, 20}});
+    const plan_problem problem =
+        make_problem(2, 2, {4, 2, 6, 4}, {{"A10G", 1.01, -1}, {"A100", 3.67, -1}}, {{5, 1, 10, 5}, {20, 2, 50, 20}});
     for (const solve_options& o : {solve_options{}, slices(1), slices(4)}) {
         const plan p = solve_valid(problem, o);
         ASSERT_EQ(p.status, plan_status::optimal);
@@ -69,7 +69,7 @@ TEST(solver, melange_repo_example) {
 
 // One type, one bucket: 10 req/s at 3 req/s per GPU needs ceil(10/3) = 4 GPUs; at 50% headroom, 7.
 TEST(solver, single_type_rounds_up_and_respects_utilisation) {
-    plan_problem problem = make_problem(1, 1, {10}, {{"L4", 0.8, -1, ""}}, {{3}});
+    plan_problem problem = make_problem(1, 1, {10}, {{"L4", 0.8, -1}}, {{3}});
     plan p = solve_valid(problem, solve_options{});
     ASSERT_EQ(p.status, plan_status::optimal);
     EXPECT_EQ(p.gpu_count[0], 4);
@@ -84,8 +84,7 @@ TEST(solver, single_type_rounds_up_and_respects_utilisation) {
 // Big: 3 $/h, 4 req/s on both. Rates 2 and 4: bucket 1 needs one Big (load 1.0) and bucket 0 either
 // 2 Cheap (2 $) or 0.5 Big (needs a second Big, 3 $): 2 Cheap + 1 Big = 5 $/h.
 TEST(solver, zero_throughput_pairs_are_never_used) {
-    const plan_problem problem =
-        make_problem(1, 2, {2, 4}, {{"Cheap", 1, -1, ""}, {"Big", 3, -1, ""}}, {{1, 0}, {4, 4}});
+    const plan_problem problem = make_problem(1, 2, {2, 4}, {{"Cheap", 1, -1}, {"Big", 3, -1}}, {{1, 0}, {4, 4}});
     const plan p = solve_valid(problem, solve_options{});
     ASSERT_EQ(p.status, plan_status::optimal);
     EXPECT_NEAR(p.cost_usd_per_hour, 5.0, 1e-9);
@@ -93,7 +92,7 @@ TEST(solver, zero_throughput_pairs_are_never_used) {
 }
 
 TEST(solver, bucket_without_any_throughput_is_infeasible_with_reason) {
-    plan_problem problem = make_problem(1, 2, {2, 0.5}, {{"A", 1, -1, ""}, {"B", 2, -1, ""}}, {{1, 0}, {2, 0}});
+    plan_problem problem = make_problem(1, 2, {2, 0.5}, {{"A", 1, -1}, {"B", 2, -1}}, {{1, 0}, {2, 0}});
     problem.grid = make_grid(make_bucket_edges({1, 100}, "in"), make_bucket_edges({1, 512, 1024}, "out"));
     const plan p = solve_plan(problem, solve_options{});
     EXPECT_EQ(p.status, plan_status::infeasible);
@@ -103,7 +102,7 @@ TEST(solver, bucket_without_any_throughput_is_infeasible_with_reason) {
 }
 
 TEST(solver, availability_limits_can_make_it_infeasible) {
-    plan_problem problem = make_problem(1, 1, {10}, {{"L4", 0.8, 3, ""}, {"A100", 3, 0, ""}}, {{3}, {20}});
+    plan_problem problem = make_problem(1, 1, {10}, {{"L4", 0.8, 3}, {"A100", 3, 0}}, {{3}, {20}});
     const plan p = solve_plan(problem, solve_options{});
     EXPECT_EQ(p.status, plan_status::infeasible);
     EXPECT_NE(p.reason.find("--max-gpus"), std::string::npos) << p.reason;
@@ -117,7 +116,7 @@ TEST(solver, availability_limits_can_make_it_infeasible) {
 TEST(solver, availability_limit_forces_a_dearer_type) {
     // Unlimited: 4 L4 (3.2 $/h) beat one A100 (4 $/h). With at most 2 L4, the choice is 2 L4 + 1 A100
     // (5.6 $/h) or the A100 alone carrying load 0.5 (4 $/h).
-    plan_problem problem = make_problem(1, 1, {10}, {{"L4", 0.8, -1, ""}, {"A100", 4, -1, ""}}, {{3}, {20}});
+    plan_problem problem = make_problem(1, 1, {10}, {{"L4", 0.8, -1}, {"A100", 4, -1}}, {{3}, {20}});
     plan p = solve_valid(problem, solve_options{});
     ASSERT_EQ(p.status, plan_status::optimal);
     EXPECT_EQ(p.gpu_count[0], 4);
@@ -131,7 +130,7 @@ TEST(solver, availability_limit_forces_a_dearer_type) {
 }
 
 TEST(solver, zero_rate_workload_needs_no_gpus) {
-    const plan_problem problem = make_problem(1, 2, {0, 0}, {{"A", 1, -1, ""}}, {{0, 5}});
+    const plan_problem problem = make_problem(1, 2, {0, 0}, {{"A", 1, -1}}, {{0, 5}});
     for (const solve_options& o : {solve_options{}, slices(4)}) {
         const plan p = solve_valid(problem, o);
         EXPECT_EQ(p.status, plan_status::optimal);
@@ -141,14 +140,14 @@ TEST(solver, zero_rate_workload_needs_no_gpus) {
 }
 
 TEST(solver, zero_rate_bucket_with_zero_throughput_is_fine) {
-    const plan_problem problem = make_problem(1, 2, {3, 0}, {{"A", 1, -1, ""}}, {{3, 0}});
+    const plan_problem problem = make_problem(1, 2, {3, 0}, {{"A", 1, -1}}, {{3, 0}});
     const plan p = solve_valid(problem, solve_options{});
     ASSERT_EQ(p.status, plan_status::optimal);
     EXPECT_EQ(p.gpu_count[0], 1);
 }
 
 TEST(solver, rejects_malformed_problems) {
-    plan_problem problem = make_problem(1, 1, {-1}, {{"A", 1, -1, ""}}, {{1}});
+    plan_problem problem = make_problem(1, 1, {-1}, {{"A", 1, -1}}, {{1}});
     EXPECT_THROW(solve_plan(problem, solve_options{}), error);
     problem.rate_rps = {1};
     problem.max_rps = {{1, 2}};
@@ -221,7 +220,7 @@ TEST(solver, slice_encodings_agree_with_brute_force) {
         for (double& r : rates) {
             r = rate(rng);
         }
-        std::vector<gpu_offer> gpus = {{"A", price(rng), -1, ""}, {"B", price(rng), -1, ""}, {"C", price(rng), -1, ""}};
+        std::vector<gpu_offer> gpus = {{"A", price(rng), -1}, {"B", price(rng), -1}, {"C", price(rng), -1}};
         std::vector<std::vector<double>> max_rps(3, std::vector<double>(4));
         for (auto& row : max_rps) {
             for (double& t : row) {
@@ -261,7 +260,7 @@ TEST(solver, time_limit_outcomes_are_explicit) {
     for (double& r : rates) {
         r = rate(rng);
     }
-    std::vector<gpu_offer> gpus = {{"A", 1.01, -1, ""}, {"B", 0.80, -1, ""}, {"C", 3.43, -1, ""}, {"D", 6.88, -1, ""}};
+    std::vector<gpu_offer> gpus = {{"A", 1.01, -1}, {"B", 0.80, -1}, {"C", 3.43, -1}, {"D", 6.88, -1}};
     std::vector<std::vector<double>> max_rps(4, std::vector<double>(36));
     for (size_t g = 0; g < 4; ++g) {
         for (double& t : max_rps[g]) {

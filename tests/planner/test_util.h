@@ -22,7 +22,7 @@ inline plan_problem make_problem(int64_t n_in, int64_t n_out, std::vector<double
 // The issue's Mélange example: A10G $1.01 tputs [[2,1],[5,2]], A100-80GB $3.67 tputs [[20,20],[40,20]],
 // distribution [[0.2,0.1],[0.5,0.2]] × 30 req/s.
 inline plan_problem melange_issue_example() {
-    return make_problem(2, 2, {6, 3, 15, 6}, {{"A10G", 1.01, -1, ""}, {"A100-80GB", 3.67, -1, ""}},
+    return make_problem(2, 2, {6, 3, 15, 6}, {{"A10G", 1.01, -1}, {"A100-80GB", 3.67, -1}},
                         {{2, 1, 5, 2}, {20, 20, 40, 20}});
 }
 
