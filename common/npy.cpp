@@ -2,6 +2,7 @@
 #include "common/npy.h"
 
 #include <cstring>
+#include <fstream>
 
 #include <fmt/core.h>
 
@@ -40,6 +41,34 @@ npy_array read_npy_f32(const std::string& path) {
     a.data.resize(static_cast<size_t>(n));
     std::memcpy(a.data.data(), blob.data() + 10 + header_len, a.data.size() * 4);
     return a;
+}
+
+void write_npy_f32(const std::string& path, const npy_array& array) {
+    int64_t n = 1;
+    std::string dims;
+    for (const int64_t d : array.shape) {
+        n *= d;
+        dims += fmt::format("{}, ", d);
+    }
+    if (array.shape.size() > 1) {
+        dims.resize(dims.size() - 2); // "(3, 4)" but "(3,)" for one dimension
+    } else if (array.shape.size() == 1) {
+        dims.resize(dims.size() - 1);
+    }
+    LLMFLEET_CHECK(static_cast<size_t>(n) == array.data.size(), "npy shape holds {} floats, data has {}", n,
+                   array.data.size());
+    std::string header = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}), }}", dims);
+    header.append((64 - (10 + header.size() + 1) % 64) % 64, ' '); // data starts 64-byte aligned
+    header.push_back('\n');
+    std::ofstream out(path, std::ios::binary);
+    const char magic[8] = {'\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0};
+    const uint16_t len = static_cast<uint16_t>(header.size());
+    const char len_bytes[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
+    out.write(magic, 8).write(len_bytes, 2).write(header.data(), static_cast<std::streamsize>(header.size()));
+    out.write(reinterpret_cast<const char*>(array.data.data()), static_cast<std::streamsize>(array.data.size() * 4));
+    if (!out) {
+        throw error(status_code::not_found, fmt::format("{}: cannot write the .npy file", path));
+    }
 }
 
 } // namespace llmfleet

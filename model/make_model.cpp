@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "model/make_tokenizer.h"
 #include "model/safetensors.h"
 #include "model/weights.h"
 
@@ -58,8 +59,6 @@ model_config preset_config(architecture arch, std::string_view preset) {
         if (arch == architecture::llama) {
             c.rope_scaling = rope_scaling_llama3{8.0, 1.0, 4.0, 512};
         }
-        c.bos_token_id = 510;
-        c.eos_token_ids = {511};
     } else if (preset == "qwen2.5-0.5b" || preset == "qwen2.5-1.5b") {
         const bool small = preset == "qwen2.5-0.5b";
         c.hidden_size = small ? 896 : 1536;
@@ -72,12 +71,16 @@ model_config preset_config(architecture arch, std::string_view preset) {
         c.max_position_embeddings = 32768;
         c.tie_word_embeddings = true;
         c.rope_theta = 1e6;
-        c.bos_token_id = 151643;
-        c.eos_token_ids = {151645, 151643};
     } else {
         throw invalid_input(
             fmt::format("--preset: unknown preset '{}'; expected tiny, qwen2.5-0.5b or qwen2.5-1.5b", preset));
     }
+    // The ids of the tokenizer make_model writes (make_tokenizer.h): qwen2 tiny bos 509 <|endoftext|>, eos
+    // [511 <|im_end|>, 509]; llama tiny bos 507 <|begin_of_text|>, eos [511 <|eot_id|>, 508 <|end_of_text|>];
+    // the 151936-token presets use Qwen2.5's / Llama-3's real ids.
+    const special_token_layout tokens = special_token_layout_for(arch, c.vocab_size);
+    c.bos_token_id = tokens.bos_id;
+    c.eos_token_ids.assign(tokens.eos_ids.begin(), tokens.eos_ids.end());
     return c;
 }
 
@@ -179,6 +182,7 @@ void make_model(const make_model_options& o) {
     write_text(dir / "config.json", config_json(c).dump(2));
     nlohmann::json gen = {{"bos_token_id", c.bos_token_id.value_or(0)}, {"eos_token_id", c.eos_token_ids}};
     write_text(dir / "generation_config.json", gen.dump(2));
+    write_tokenizer_files(c.arch, c.vocab_size, c.max_position_embeddings, o.out_dir);
 
     normal_stream normal(o.seed);
     const std::vector<expected_tensor> specs = expected_tensors(c);

@@ -1,5 +1,6 @@
 // Random-weight models in the exact Hugging Face layout (config.json, generation_config.json,
-// model.safetensors or shards + index), for tests and benchmarks: no weights can be downloaded here.
+// model.safetensors or shards + index, tokenizer.json + tokenizer_config.json), for tests and benchmarks: no
+// weights can be downloaded here.
 #pragma once
 
 #include <cstdint>
@@ -25,8 +26,9 @@ model_config preset_config(architecture arch, std::string_view preset);
 architecture parse_architecture(std::string_view text); // "qwen2" | "llama"
 dtype parse_dtype_flag(std::string_view text);          // "bf16" | "f16" | "f32"
 
-// Writes the model; weights ~ N(0, 0.02²) (norm weights 1 + N(0, 0.02²)) from a Box–Muller stream
-// over mt19937_64(seed), so a seed gives the same file on every platform.
+// Writes the model and its tokenizer (make_tokenizer.h: config.json's bos/eos ids are its special tokens).
+// Weights ~ N(0, 0.02²) (norm weights 1 + N(0, 0.02²)) from a Box–Muller stream over mt19937_64(seed), so a seed
+// gives the same file on every platform.
 void make_model(const make_model_options& options);
 
 } // namespace llmfleet::model

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs llmfleet's Debian build dependencies (idempotent: apt-get runs only when one is missing),
 # then configures and builds into build/. In CI (CI=true) warnings are errors.
-# Usage: setup.sh [--test]   (--test also installs python3-torch for the independent reference checks)
+# Usage: setup.sh [--test]   (--test also installs python3-torch, and tests/reference's npm packages when npm
+#                             exists, for the independent reference checks)
 # Options via environment: LLMFLEET_BUILD_TYPE (RelWithDebInfo), LLMFLEET_CMAKE_ARGS (extra -D flags).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build ccache pkg-config git
           libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
-          coinor-libcbc-dev)
+          coinor-libcbc-dev libopenblas-dev libpcre2-dev libicu-dev)
 if [ "${1:-}" = "--test" ]; then
     packages+=(python3-torch python3-numpy) # tests/reference: the independent forward pass
 fi
@@ -22,6 +23,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
     $sudo_cmd apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# tests/reference/node_modules: tokenizers.js, js-tiktoken and @huggingface/jinja for the tokenizer cross-check.
+if [ "${1:-}" = "--test" ] && [ ! -d tests/reference/node_modules ] && command -v npm >/dev/null 2>&1; then
+    (cd tests/reference && npm ci --no-audit --no-fund) ||
+        echo "setup: WARNING: npm ci in tests/reference failed; test_tokenizer_crosscheck will be skipped" >&2
 fi
 
 werror=OFF

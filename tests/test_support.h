@@ -1,7 +1,12 @@
-// Helpers shared by the test suites.
+// Helpers shared by the test suites: error messages, scratch files, running the llmfleet binary.
 #pragma once
 
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <sstream>
 #include <string>
 
 #include "common/error.h"
@@ -16,6 +21,42 @@ inline std::string error_of(const std::function<void()>& f) {
         return e.what();
     }
     return "(no error)";
+}
+
+inline std::string slurp(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// BINARY_DIR/tests/<tag>.<name>: a scratch path per test binary.
+inline std::string temp_path(const std::string& tag, const std::string& name) {
+    return std::string(LLMFLEET_BINARY_DIR) + "/tests/" + tag + "." + name;
+}
+
+inline std::string write_temp(const std::string& tag, const std::string& name, const std::string& text) {
+    const std::string path = temp_path(tag, name);
+    std::ofstream(path) << text;
+    return path;
+}
+
+struct cli_result {
+    int exit_code = -1;
+    std::string out;
+    std::string err;
+};
+
+// Runs `build/bin/llmfleet <args>` through the shell, capturing stdout and stderr in files named by tag.
+inline cli_result run_cli(const std::string& tag, const std::string& args) {
+    const std::string out = temp_path(tag, "stdout"), err = temp_path(tag, "stderr");
+    const std::string cmd = std::string(LLMFLEET_BINARY_DIR) + "/bin/llmfleet " + args + " >" + out + " 2>" + err;
+    const int status = std::system(cmd.c_str());
+    cli_result r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = slurp(out);
+    r.err = slurp(err);
+    return r;
 }
 
 } // namespace llmfleet::test

@@ -28,4 +28,8 @@ command add_make_model_command(CLI::App& app);
 // Exit 0 when the model is usable, 1 with the first problem otherwise.
 command add_check_model_command(CLI::App& app);
 
+// `llmfleet generate`: the CPU engine on --prompt / --chat / --prompt-ids (several → one batch). Exit 0, or 1
+// on bad input (bad ids, prompt too long, missing tokenizer for text prompts, bad sampling parameters).
+command add_generate_command(CLI::App& app);
+
 } // namespace llmfleet::tools

@@ -1,8 +1,14 @@
-// common: strict number parsing, KEY=VALUE splitting, JSON field errors that name the path.
+// common: strict number parsing, KEY=VALUE splitting, JSON field errors that name the path, .npy I/O, the
+// thread pool.
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <stdexcept>
 
 #include "common/error.h"
 #include "common/json_read.h"
+#include "common/npy.h"
+#include "common/thread_pool.h"
 #include "common/text.h"
 
 namespace llmfleet {
@@ -56,6 +62,45 @@ TEST(result, holds_value_or_status) {
     result<int> bad(status(status_code::not_found, "nope"));
     EXPECT_FALSE(bad.is_ok());
     EXPECT_EQ(bad.error_status().code(), status_code::not_found);
+}
+
+} // namespace
+} // namespace llmfleet
+
+namespace llmfleet {
+namespace {
+
+TEST(npy, write_then_read_round_trips_and_aligns_data) {
+    const std::string path = std::string(LLMFLEET_BINARY_DIR) + "/tests/npy_round_trip.npy";
+    const npy_array a{{2, 3}, {1, -2, 3.5f, 0, 1e-30f, 7}};
+    write_npy_f32(path, a);
+    const npy_array b = read_npy_f32(path);
+    EXPECT_EQ(b.shape, a.shape);
+    EXPECT_EQ(b.data, a.data);
+    EXPECT_EQ((read_file(path, "npy").size() - 6 * 4) % 64, 0u) << "header padded to 64 bytes";
+    write_npy_f32(path, {{4}, {1, 2, 3, 4}});
+    EXPECT_EQ(read_npy_f32(path).shape, std::vector<int64_t>{4});
+}
+
+TEST(thread_pool, covers_the_range_once_and_rethrows) {
+    thread_pool pool(3);
+    std::vector<int> hits(1000, 0);
+    pool.parallel_for(1000, 1, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) {
+            ++hits[i];
+        }
+    });
+    EXPECT_EQ(std::count(hits.begin(), hits.end(), 1), 1000);
+    EXPECT_THROW(pool.parallel_for(10, 1,
+                                   [](int64_t b, int64_t) {
+                                       if (b > 0) {
+                                           throw std::runtime_error("range failed");
+                                       }
+                                   }),
+                 std::runtime_error);
+    int calls = 0;
+    pool.parallel_for(5, 100, [&](int64_t b, int64_t e) { calls += static_cast<int>(e - b); }); // one range
+    EXPECT_EQ(calls, 5);
 }
 
 } // namespace

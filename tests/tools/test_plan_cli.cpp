@@ -1,48 +1,21 @@
 // `llmfleet plan` end to end through the real binary: the default scenario, Mélange's example, JSON output,
 // and bad input (missing file, malformed JSON, negative rate, mismatched shapes) → clear error, exit ≠ 0.
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
-#include <sys/wait.h>
-
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/test_support.h"
+
 namespace {
 
-struct run_result {
-    int exit_code = -1;
-    std::string out;
-    std::string err;
-};
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-std::string temp_path(const std::string& name) {
-    return std::string(LLMFLEET_BINARY_DIR) + "/tests/test_plan_cli." + name;
-}
+using llmfleet::test::cli_result;
+using run_result = cli_result;
 
 run_result run(const std::string& args) {
-    const std::string out = temp_path("stdout"), err = temp_path("stderr");
-    const std::string cmd = std::string(LLMFLEET_BINARY_DIR) + "/bin/llmfleet " + args + " >" + out + " 2>" + err;
-    const int status = std::system(cmd.c_str());
-    run_result r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
+    return llmfleet::test::run_cli("test_plan_cli", args);
 }
 
 std::string write_temp(const std::string& name, const std::string& text) {
-    const std::string path = temp_path(name);
-    std::ofstream(path) << text;
-    return path;
+    return llmfleet::test::write_temp("test_plan_cli", name, text);
 }
 
 std::string source(const std::string& rel) {
@@ -88,11 +61,11 @@ TEST(plan_cli, compare_prints_both_costs) {
 TEST(plan_cli, json_out_file_and_workload_file) {
     const std::string workload = write_temp("workload.json", R"({"input_edges": [1, 500, 4000],
         "output_edges": [1, 100, 1000], "distribution": [[0.4, 0.2], [0.3, 0.1]], "total_rate_rps": 12})");
-    const std::string out = temp_path("plan.json");
+    const std::string out = llmfleet::test::temp_path("test_plan_cli", "plan.json");
     const run_result r = run("plan --workload " + workload + " --model Qwen2.5-7B --gpus L4,A100-80GB,H100-SXM --out " +
                              out + " --max-utilisation 0.8");
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    const auto j = nlohmann::json::parse(slurp(out));
+    const auto j = nlohmann::json::parse(llmfleet::test::slurp(out));
     EXPECT_EQ(j["inputs"]["model"], "Qwen2.5-7B");
     EXPECT_NEAR(j["inputs"]["total_rate_rps"].get<double>(), 12.0, 1e-9);
     EXPECT_EQ(j["buckets"].size(), 4u);

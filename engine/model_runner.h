@@ -1,0 +1,51 @@
+// The backend boundary: the engine turns a scheduler step into a forward_batch (plain arrays, no
+// sequence objects) and a model_runner computes the logits. The CPU runner is in cpu_model_runner.h; a CUDA
+// runner implements the same interface, so the scheduler, block manager and sampler never change.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+
+namespace llmfleet::engine {
+
+// One step's tokens, flattened over sequences (sequence s owns tokens [seq_token_starts[s],
+// seq_token_starts[s + 1])). Every vector is rebuilt in place each step to avoid allocation.
+struct forward_batch {
+    std::vector<int32_t> token_ids;        // [n_tokens]
+    std::vector<int32_t> positions;        // [n_tokens] position of each token in its sequence
+    std::vector<int32_t> slot_mapping;     // [n_tokens] KV slot = block · block_size + offset
+    std::vector<int32_t> token_seq;        // [n_tokens] sequence index of each token
+    std::vector<int32_t> seq_token_starts; // [n_seqs + 1]
+    // [n_seqs] each sequence's block table (its KV block ids, at least enough for its last token); views
+    // of the scheduler's tables, valid for this forward() only: nothing is copied per step.
+    std::vector<std::span<const int32_t>> block_tables;
+    std::vector<int32_t> logits_indices;   // [n_logits] tokens whose logits are returned, in order
+
+    int32_t n_tokens() const { return static_cast<int32_t>(token_ids.size()); }
+    int32_t n_seqs() const { return static_cast<int32_t>(seq_token_starts.size()) - 1; }
+    void clear();
+};
+
+// not thread-safe: one engine thread calls forward().
+class model_runner {
+public:
+    virtual ~model_runner() = default;
+    virtual const model::model_config& config() const = 0;
+    // KV pool geometry, fixed at construction.
+    virtual int32_t n_kv_blocks() const = 0;
+    virtual int32_t block_size() const = 0;
+    // Fills logits [n_logits, vocab_size] f32 row-major for batch.logits_indices, after storing every
+    // token's K/V into its slot. The batch is valid (the engine checks ids and slots).
+    virtual void forward(const forward_batch& batch, std::span<float> logits) = 0;
+    // One line for the startup log: backend, threads, weight and KV memory.
+    virtual std::string describe() const = 0;
+};
+
+// Bytes of KV cache per token: layers × 2 (K, V) × kv heads × head_dim × bytes per element.
+int64_t kv_bytes_per_token(const model::model_config& config, int64_t bytes_per_element);
+
+} // namespace llmfleet::engine

@@ -1,0 +1,328 @@
+// The engine (CPU runner, paged KV, continuous batching) against the reference forward pass, and against
+// itself under every scheduling path: batched vs alone, chunked vs whole prefill, preempted vs uninterrupted,
+// prefix-cache hit vs miss, bf16/f16/f32 weight files. Plus the request errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+#include "engine/cpu_model_runner.h"
+#include "engine/engine.h"
+#include "engine/reference_model.h"
+#include "model/make_model.h"
+#include "tests/test_support.h"
+
+namespace llmfleet::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string make(const std::string& name, model::architecture arch, model::dtype type) {
+    const std::string dir = (fs::path(LLMFLEET_BINARY_DIR) / "tests" / ("engine." + name)).string();
+    if (!fs::exists(dir + "/config.json")) {
+        model::make_model({arch, "tiny", 7, type, 1, dir});
+    }
+    return dir;
+}
+
+std::vector<int32_t> prompt(int64_t n, uint32_t seed) {
+    std::vector<int32_t> ids;
+    uint32_t x = seed;
+    for (int64_t i = 0; i < n; ++i) {
+        x = x * 1664525u + 1013904223u;
+        ids.push_back(static_cast<int32_t>((x >> 8) % 500u)); // below the tiny model's special ids
+    }
+    return ids;
+}
+
+struct generation {
+    std::vector<int32_t> tokens;
+    std::vector<std::vector<float>> logits; // per generated token, [vocab]
+    finish_reason reason = finish_reason::none;
+    int32_t n_cached_tokens = 0;
+};
+
+struct setup {
+    double kv_cache_gib = 0.01;
+    int32_t block_size = 16;
+    int32_t budget = 2048;
+    bool prefix_caching = true;
+};
+
+std::unique_ptr<engine> make_engine(const std::string& dir, const setup& s) {
+    cpu_engine_options o;
+    o.model_dir = dir;
+    o.kv_cache_gib = s.kv_cache_gib;
+    o.block_size = s.block_size;
+    o.n_threads = 2;
+    o.engine.scheduling.max_num_batched_tokens = s.budget;
+    o.engine.enable_prefix_caching = s.prefix_caching;
+    return make_cpu_engine(o);
+}
+
+sampling_params greedy(int32_t max_tokens) {
+    sampling_params p;
+    p.temperature = 0;
+    p.max_tokens = max_tokens;
+    p.ignore_eos = true;
+    return p;
+}
+
+// Runs every prompt (added together) to completion; results by request order.
+std::vector<generation> run(engine& e, const std::vector<std::vector<int32_t>>& prompts,
+                            const sampling_params& params) {
+    std::map<int64_t, size_t> index;
+    for (size_t i = 0; i < prompts.size(); ++i) {
+        index[e.add_request(prompts[i], params, {.return_logits = true})] = i;
+    }
+    std::vector<generation> out(prompts.size());
+    while (e.has_unfinished()) {
+        for (const request_output& o : e.step()) {
+            generation& g = out[index.at(o.request_id)];
+            const auto vocab = o.new_logits.size() / o.new_token_ids.size();
+            for (size_t k = 0; k < o.new_token_ids.size(); ++k) {
+                g.tokens.push_back(o.new_token_ids[k]);
+                g.logits.emplace_back(o.new_logits.begin() + static_cast<ptrdiff_t>(k * vocab),
+                                      o.new_logits.begin() + static_cast<ptrdiff_t>((k + 1) * vocab));
+            }
+            g.reason = o.reason;
+            g.n_cached_tokens = o.n_cached_tokens;
+        }
+    }
+    return out;
+}
+
+double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
+    double max_ref = 0, max_diff = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        max_ref = std::max(max_ref, std::abs(static_cast<double>(b[i])));
+        max_diff = std::max(max_diff, std::abs(static_cast<double>(a[i]) - b[i]));
+    }
+    return max_diff / max_ref;
+}
+
+void expect_same(const std::vector<generation>& a, const std::vector<generation>& b, const std::string& what) {
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+        EXPECT_EQ(a[i].tokens, b[i].tokens) << what << ": request " << i;
+        ASSERT_EQ(a[i].logits.size(), b[i].logits.size());
+        for (size_t k = 0; k < a[i].logits.size(); ++k) {
+            EXPECT_LE(max_rel_diff(a[i].logits[k], b[i].logits[k]), 1e-5) << what << ": request " << i << " token "
+                                                                          << k;
+        }
+    }
+}
+
+const std::vector<std::vector<int32_t>>& prompts() {
+    static const std::vector<std::vector<int32_t>> p = {prompt(1, 1), prompt(5, 2), prompt(37, 3), prompt(90, 4)};
+    return p;
+}
+
+// Each generated token's logits equal the reference forward pass over prompt + the tokens before it.
+void expect_matches_reference(const std::string& dir) {
+    auto e = make_engine(dir, {});
+    const auto got = run(*e, prompts(), greedy(6));
+    const reference_model ref(dir);
+    const int64_t vocab = ref.config().vocab_size;
+    for (size_t i = 0; i < prompts().size(); ++i) {
+        ASSERT_EQ(got[i].tokens.size(), 6u);
+        std::vector<int32_t> ids = prompts()[i];
+        ids.insert(ids.end(), got[i].tokens.begin(), got[i].tokens.end() - 1);
+        const std::vector<float> all = ref.forward(ids);
+        for (size_t k = 0; k < got[i].tokens.size(); ++k) {
+            const size_t row = prompts()[i].size() - 1 + k;
+            const std::vector<float> expected(all.begin() + static_cast<ptrdiff_t>(row * vocab),
+                                              all.begin() + static_cast<ptrdiff_t>((row + 1) * vocab));
+            EXPECT_LE(max_rel_diff(got[i].logits[k], expected), 1e-4) << dir << " request " << i << " token " << k;
+            const auto argmax = std::max_element(expected.begin(), expected.end()) - expected.begin();
+            EXPECT_EQ(got[i].tokens[k], argmax) << "greedy token differs from the reference";
+        }
+    }
+}
+
+TEST(engine, matches_the_reference_forward_bf16_qwen2) {
+    expect_matches_reference(make("qwen2.bf16", model::architecture::qwen2, model::dtype::bf16));
+}
+TEST(engine, matches_the_reference_forward_f16_llama) {
+    expect_matches_reference(make("llama.f16", model::architecture::llama, model::dtype::f16));
+}
+TEST(engine, matches_the_reference_forward_f32_qwen2) {
+    expect_matches_reference(make("qwen2.f32", model::architecture::qwen2, model::dtype::f32));
+}
+
+TEST(engine, batched_equals_one_at_a_time) {
+    const std::string dir = make("qwen2.bf16", model::architecture::qwen2, model::dtype::bf16);
+    auto batched = make_engine(dir, {});
+    const auto together = run(*batched, prompts(), greedy(8));
+    std::vector<generation> alone;
+    for (const auto& p : prompts()) {
+        auto e = make_engine(dir, {});
+        alone.push_back(run(*e, {p}, greedy(8))[0]);
+    }
+    expect_same(together, alone, "batched vs alone");
+}
+
+TEST(engine, chunked_prefill_equals_whole_prefill) {
+    const std::string dir = make("qwen2.bf16", model::architecture::qwen2, model::dtype::bf16);
+    auto chunked = make_engine(dir, {.budget = 7});
+    auto whole = make_engine(dir, {});
+    expect_same(run(*chunked, prompts(), greedy(8)), run(*whole, prompts(), greedy(8)), "chunked vs whole");
+}
+
+TEST(engine, preempted_and_resumed_equals_uninterrupted) {
+    const std::string dir = make("llama.f16", model::architecture::llama, model::dtype::f16);
+    // Tiny: 512 bytes of KV per token (2 layers × 2 × 2 heads × 16 × 4 B); 16 blocks of 4 tokens = 32 KiB.
+    auto small = make_engine(dir, {.kv_cache_gib = 32.0 * 1024 / (1 << 30), .block_size = 4, .prefix_caching = false});
+    auto large = make_engine(dir, {.block_size = 4, .prefix_caching = false});
+    const std::vector<std::vector<int32_t>> p = {prompt(20, 5), prompt(18, 6), prompt(15, 7)};
+    const auto a = run(*small, p, greedy(20));
+    EXPECT_GT(small->stats().n_preemptions, 0) << "the pool was meant to force preemption";
+    expect_same(a, run(*large, p, greedy(20)), "preempted vs uninterrupted");
+}
+
+TEST(engine, prefix_cache_hit_equals_miss) {
+    const std::string dir = make("qwen2.bf16", model::architecture::qwen2, model::dtype::bf16);
+    std::vector<int32_t> shared = prompt(40, 8);
+    std::vector<int32_t> second = shared;
+    second.push_back(3);
+    second.push_back(4);
+    auto cached = make_engine(dir, {.block_size = 8});
+    run(*cached, {shared}, greedy(2));
+    const auto hit = run(*cached, {second}, greedy(6));
+    EXPECT_EQ(hit[0].n_cached_tokens, 40) << "five full blocks of 8 shared";
+    EXPECT_EQ(cached->stats().prefix_cache.n_hit_tokens, 40);
+    auto uncached = make_engine(dir, {.block_size = 8, .prefix_caching = false});
+    const auto miss = run(*uncached, {second}, greedy(6));
+    EXPECT_EQ(miss[0].n_cached_tokens, 0);
+    expect_same(hit, miss, "prefix hit vs miss");
+}
+
+TEST(engine, seeded_sampling_is_independent_of_the_batch) {
+    const std::string dir = make("qwen2.bf16", model::architecture::qwen2, model::dtype::bf16);
+    sampling_params p;
+    p.temperature = 1.0;
+    p.top_p = 0.95;
+    p.seed = 1234;
+    p.max_tokens = 12;
+    p.ignore_eos = true;
+    auto batched = make_engine(dir, {});
+    const auto together = run(*batched, prompts(), p);
+    auto e = make_engine(dir, {});
+    const auto alone = run(*e, {prompts()[2]}, p);
+    EXPECT_EQ(together[2].tokens, alone[0].tokens);
+}
+
+TEST(engine, stops_on_max_tokens_stop_ids_and_eos) {
+    const std::string dir = make("qwen2.bf16", model::architecture::qwen2, model::dtype::bf16);
+    auto e = make_engine(dir, {});
+    const auto free_run = run(*e, {prompts()[1]}, greedy(10))[0];
+    EXPECT_EQ(free_run.reason, finish_reason::length);
+    sampling_params stop_at = greedy(10);
+    stop_at.stop_token_ids = {free_run.tokens[3]};
+    const auto stopped = run(*e, {prompts()[1]}, stop_at)[0];
+    const auto first = std::find(free_run.tokens.begin(), free_run.tokens.end(), free_run.tokens[3]);
+    EXPECT_EQ(stopped.tokens, std::vector<int32_t>(free_run.tokens.begin(), first + 1)) << "the stop token is kept";
+    EXPECT_EQ(stopped.reason, finish_reason::stop);
+
+}
+
+// A model runner whose logits prefer token (position + 1) % vocab, and eos from position eos_from on.
+class scripted_runner final : public model_runner {
+public:
+    explicit scripted_runner(int32_t eos_from) : _eos_from(eos_from) {
+        _config.vocab_size = 16;
+        _config.max_position_embeddings = 64;
+        _config.n_layers = 1;
+        _config.n_kv_heads = 1;
+        _config.head_dim = 2;
+        _config.eos_token_ids = {15, 14};
+    }
+    const model::model_config& config() const override { return _config; }
+    int32_t n_kv_blocks() const override { return 16; }
+    int32_t block_size() const override { return 4; }
+    void forward(const forward_batch& batch, std::span<float> logits) override {
+        std::fill(logits.begin(), logits.end(), 0.0f);
+        for (size_t i = 0; i < batch.logits_indices.size(); ++i) {
+            const int32_t pos = batch.positions[batch.logits_indices[i]];
+            logits[i * 16 + (pos + 1 >= _eos_from ? 14 : (pos + 1) % 14)] = 5.0f;
+        }
+    }
+    std::string describe() const override { return "scripted"; }
+
+private:
+    model::model_config _config;
+    int32_t _eos_from;
+};
+
+TEST(engine, eos_stops_unless_ignored) {
+    engine e({}, std::make_unique<scripted_runner>(6));
+    const auto stopped = run(e, {{1, 2, 3}}, [] {
+        sampling_params p = greedy(10);
+        p.ignore_eos = false;
+        return p;
+    }())[0];
+    EXPECT_EQ(stopped.tokens, (std::vector<int32_t>{3, 4, 5, 14})) << "eos id 14 (the second eos) ends it, kept";
+    EXPECT_EQ(stopped.reason, finish_reason::stop);
+    const auto ignored = run(e, {{1, 2, 3}}, greedy(5))[0];
+    EXPECT_EQ(ignored.tokens, (std::vector<int32_t>{3, 4, 5, 14, 14}));
+    EXPECT_EQ(ignored.reason, finish_reason::length);
+    sampling_params min_tokens = greedy(10);
+    min_tokens.ignore_eos = false;
+    min_tokens.min_tokens = 5;
+    const auto held = run(e, {{1, 2, 3}}, min_tokens)[0];
+    EXPECT_EQ(held.tokens, (std::vector<int32_t>{3, 4, 5, 0, 0, 14})) << "eos masked for 5 tokens (all-zero logits → id 0)";
+}
+
+TEST(engine, stops_at_max_model_len) {
+    engine_config c;
+    c.max_model_len = 8;
+    engine e(c, std::make_unique<scripted_runner>(100));
+    const auto g = run(e, {{1, 2, 3}}, greedy(50))[0];
+    EXPECT_EQ(g.tokens.size(), 5u) << "3 prompt + 5 generated = max_model_len 8";
+    EXPECT_EQ(g.reason, finish_reason::length);
+}
+
+TEST(engine, abort_frees_the_request) {
+    const std::string dir = make("qwen2.bf16", model::architecture::qwen2, model::dtype::bf16);
+    auto e = make_engine(dir, {});
+    const int64_t a = e->add_request(prompts()[3], greedy(50));
+    const int64_t b = e->add_request(prompts()[2], greedy(3));
+    e->step();
+    EXPECT_TRUE(e->abort(a));
+    EXPECT_FALSE(e->abort(a));
+    while (e->has_unfinished()) {
+        for (const auto& o : e->step()) {
+            EXPECT_EQ(o.request_id, b);
+        }
+    }
+    EXPECT_EQ(e->stats().kv_blocks_free, e->stats().kv_blocks_total);
+}
+
+TEST(engine, bad_requests_get_clear_errors) {
+    const std::string dir = make("qwen2.bf16", model::architecture::qwen2, model::dtype::bf16);
+    auto e = make_engine(dir, {});
+    EXPECT_NE(test::error_of([&] { e->add_request({1, 512, 3}, greedy(1)); })
+                  .find("prompt token 512 at index 1 is outside the vocabulary [0, 512)"),
+              std::string::npos);
+    EXPECT_NE(test::error_of([&] { e->add_request({}, greedy(1)); }).find("the prompt is empty"), std::string::npos);
+    EXPECT_NE(test::error_of([&] { e->add_request(std::vector<int32_t>(2048, 1), greedy(1)); })
+                  .find("the prompt has 2048 tokens but the context is 2048 tokens"),
+              std::string::npos);
+    sampling_params bad = greedy(1);
+    bad.top_p = 1.5;
+    EXPECT_NE(test::error_of([&] { e->add_request({1}, bad); }).find("top_p"), std::string::npos);
+    // A pool of two 16-token blocks cannot hold a 40-token prompt.
+    auto tiny = make_engine(dir, {.kv_cache_gib = 2.0 * 16 * 512 / (1 << 30), .block_size = 16});
+    EXPECT_EQ(tiny->max_model_len(), 32);
+    EXPECT_NE(test::error_of([&] { tiny->add_request(prompt(40, 1), greedy(20)); })
+                  .find("the prompt has 40 tokens but the context is 32 tokens (max_model_len, limited by the KV pool "
+                        "of 2 blocks × 16 tokens: raise --kv-cache-gib"),
+              std::string::npos);
+    EXPECT_NE(test::error_of([&] { make_engine(dir, {.kv_cache_gib = 1e-9}); }).find("raise --kv-cache-gib"),
+              std::string::npos);
+    EXPECT_FALSE(e->has_unfinished()) << "rejected requests leave nothing behind";
+}
+
+} // namespace
+} // namespace llmfleet::engine
