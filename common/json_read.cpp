@@ -32,6 +32,9 @@ json parse(std::string_view text, std::string_view origin) {
     } catch (const json::parse_error& e) {
         const std::string where = origin.empty() ? "" : fmt::format("{}: ", origin);
         throw invalid_input(fmt::format("{}malformed JSON at byte {}: {}", where, e.byte, e.what()));
+    } catch (const json::out_of_range& e) { // a number beyond double's range, e.g. 1e999
+        const std::string where = origin.empty() ? "" : fmt::format("{}: ", origin);
+        throw invalid_input(fmt::format("{}malformed JSON: {}", where, e.what()));
     }
 }
 

@@ -135,17 +135,17 @@ void cpu_model_runner::forward(const forward_batch& batch, std::span<float> logi
         const cpu::kv_layer_view kv{l.k_cache.get(), l.v_cache.get(), _block_size, c.n_kv_heads, c.head_dim};
         cpu::rms_norm(_s.x.data(), l.input_norm.data(), _s.normed.data(), n, h, eps);
         cpu::linear(_s.normed.data(), l.w_qkv.data(), l.b_qkv.empty() ? nullptr : l.b_qkv.data(), _s.qkv.data(), n,
-                    h, qkv_cols);
+                    h, qkv_cols, _pool);
         cpu::rope(_s.qkv.data(), qkv_cols, _s.cos.data(), _s.sin.data(), n, c.n_heads, c.head_dim);
         cpu::rope(_s.qkv.data() + q_size, qkv_cols, _s.cos.data(), _s.sin.data(), n, c.n_kv_heads, c.head_dim);
         cpu::store_kv(_s.qkv.data(), qkv_cols, q_size, q_size + kv_size, batch.slot_mapping.data(), n, kv);
         cpu::paged_attention(_s.qkv.data(), qkv_cols, _s.attn.data(), attn_batch, kv, c.n_heads, _pool);
-        cpu::linear(_s.attn.data(), l.wo.data(), nullptr, _s.proj.data(), n, q_size, h);
+        cpu::linear(_s.attn.data(), l.wo.data(), nullptr, _s.proj.data(), n, q_size, h, _pool);
         cpu::add_inplace(_s.x.data(), _s.proj.data(), n * h);
         cpu::rms_norm(_s.x.data(), l.post_norm.data(), _s.normed.data(), n, h, eps);
-        cpu::linear(_s.normed.data(), l.w_gate_up.data(), nullptr, _s.gate_up.data(), n, h, 2 * inter);
+        cpu::linear(_s.normed.data(), l.w_gate_up.data(), nullptr, _s.gate_up.data(), n, h, 2 * inter, _pool);
         cpu::silu_mul_fused(_s.gate_up.data(), _s.act.data(), n, inter);
-        cpu::linear(_s.act.data(), l.w_down.data(), nullptr, _s.proj.data(), n, inter, h);
+        cpu::linear(_s.act.data(), l.w_down.data(), nullptr, _s.proj.data(), n, inter, h, _pool);
         cpu::add_inplace(_s.x.data(), _s.proj.data(), n * h);
     }
     for (int64_t i = 0; i < n_logits; ++i) {
@@ -153,7 +153,7 @@ void cpu_model_runner::forward(const forward_batch& batch, std::span<float> logi
                       eps);
     }
     const float* head = _lm_head.empty() ? _embed.data() : _lm_head.data();
-    cpu::linear(_s.last_normed.data(), head, nullptr, logits.data(), n_logits, h, c.vocab_size);
+    cpu::linear(_s.last_normed.data(), head, nullptr, logits.data(), n_logits, h, c.vocab_size, _pool);
 }
 
 std::unique_ptr<engine> make_cpu_engine(const cpu_engine_options& options, const clock_source* clock) {

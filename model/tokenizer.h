@@ -30,6 +30,10 @@ struct tokenizer_spec {
     std::vector<int32_t> suffix_ids; // ... and after it
 };
 
+// Token ids must be below this: storage is per id up to the largest, so a stray huge id in a file must not
+// allocate gigabytes. Real vocabularies stay under 300k.
+inline constexpr int64_t max_token_id = (int64_t{1} << 22) - 1;
+
 // Throws invalid_argument with the JSON path ("pre_tokenizer.pretokenizers[0].behavior: ..."); an unsupported
 // component is refused naming it and the supported ones.
 tokenizer_spec parse_tokenizer_json(std::string_view json_text);
@@ -51,7 +55,7 @@ public:
     // Any bytes (ill-formed UTF-8 too: such bytes are encoded as their byte tokens). Added tokens in the text are
     // always recognised; add_special_tokens adds the post-processor's tokens around the text (Llama-3's BOS).
     std::vector<int32_t> encode(std::string_view text, bool add_special_tokens = true) const;
-    // The exact bytes the ids stand for (decode(encode(x, false)) == x for NFC or non-normalising tokenizers), so
+    // The exact bytes the ids stand for (decode(encode(x, false)) == x without a normaliser, NFC(x) with one), so
     // the result can be ill-formed UTF-8 when the ids split a character; Hugging Face would print U+FFFD there.
     // Throws invalid_argument for an id outside [0, vocab_size()) or one that no token has.
     std::string decode(std::span<const int32_t> ids, bool skip_special_tokens = false) const;

@@ -1,5 +1,7 @@
 // tokenizer.json → tokenizer_spec (tokenizer.h), one component at a time. Only what byte-level BPE needs is
 // accepted; anything else is refused naming the component and listing the supported ones, never skipped.
+#include <algorithm>
+
 #include <fmt/core.h>
 
 #include "common/error.h"
@@ -139,9 +141,9 @@ void parse_bpe(const json& j, tokenizer_spec& spec) {
     spec.vocab.reserve(vocab.size());
     for (const auto& [token, id] : vocab.items()) {
         // The path is formatted only on error: real vocabularies hold 100k-200k entries.
-        if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
+        if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > max_token_id) {
             const std::string id_path = fmt::format("model.vocab[\"{}\"]", token);
-            throw invalid_input(fmt::format("{}: expected an id in [0, {}], got {}", id_path, INT32_MAX, id.dump()));
+            throw invalid_input(fmt::format("{}: expected an id in [0, {}], got {}", id_path, max_token_id, id.dump()));
         }
         spec.vocab.push_back({token, static_cast<int32_t>(id.get<int64_t>())});
     }
@@ -184,8 +186,8 @@ std::vector<added_token> parse_added_tokens(const json& list) {
         const std::string path = jr::index("added_tokens", i);
         added_token t;
         const int64_t id = jr::integer(jr::member(list[i], "id", path), jr::child(path, "id"));
-        if (id < 0 || id > INT32_MAX) {
-            throw invalid_input(fmt::format("{}.id: expected an id in [0, {}], got {}", path, INT32_MAX, id));
+        if (id < 0 || id > max_token_id) {
+            throw invalid_input(fmt::format("{}.id: expected an id in [0, {}], got {}", path, max_token_id, id));
         }
         t.id = static_cast<int32_t>(id);
         t.content = jr::string(jr::member(list[i], "content", path), jr::child(path, "content"));
@@ -247,7 +249,8 @@ void parse_post_processor(const json& j, std::string_view path, tokenizer_spec& 
         const json& ids = jr::member(entry, "ids", entry_path);
         for (size_t k = 0; ids.is_array() && k < ids.size(); ++k) {
             const int64_t id = jr::integer(ids[k], jr::index(jr::child(entry_path, "ids"), k));
-            (seen_sequence ? after : before).push_back(static_cast<int32_t>(id));
+            // Checked against the vocabulary when the tokenizer is built; clamped so that the cast keeps it invalid.
+            (seen_sequence ? after : before).push_back(static_cast<int32_t>(std::clamp<int64_t>(id, -1, INT32_MAX)));
         }
     }
     if (!single.is_array() || !seen_sequence) {

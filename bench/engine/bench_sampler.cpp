@@ -130,11 +130,11 @@ sampling_params top_k() {
 
 } // namespace
 
-// Arg: logprobs (-1 none, 5).
+// Arg: logprobs (-1 none, 5). temperature_*: temperature 0.8 with top_p 0.9 or top_k 50.
 BENCHMARK_CAPTURE(bm_sample, greedy, greedy(), shape::peaked)->Arg(-1)->Arg(5);
 BENCHMARK_CAPTURE(bm_sample, greedy_penalties, greedy_penalties(), shape::peaked)->Arg(-1)->Arg(5);
-BENCHMARK_CAPTURE(bm_sample, t0 .8_top_p0.9_peaked, top_p(), shape::peaked)->Arg(-1)->Arg(5);
-BENCHMARK_CAPTURE(bm_sample, t0 .8_top_p0.9_flat, top_p(), shape::flat)->Arg(-1)->Arg(5);
-BENCHMARK_CAPTURE(bm_sample, t0 .8_top_k50, top_k(), shape::peaked)->Arg(-1)->Arg(5);
+BENCHMARK_CAPTURE(bm_sample, temperature_top_p_peaked, top_p(), shape::peaked)->Arg(-1)->Arg(5);
+BENCHMARK_CAPTURE(bm_sample, temperature_top_p_flat, top_p(), shape::flat)->Arg(-1)->Arg(5);
+BENCHMARK_CAPTURE(bm_sample, temperature_top_k50, top_k(), shape::peaked)->Arg(-1)->Arg(5);
 
 BENCHMARK_MAIN();

@@ -2,32 +2,11 @@
 // ≈ weight bytes / memory bandwidth; attention reads n_ctx · 2 · kv_size floats per layer and sequence.
 #include "kernels/cpu/ops.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 namespace llmfleet::kernels::cpu {
-
-void linear(const float* x, const float* w, const float* bias, float* y, int64_t n_tokens, int64_t in, int64_t out) {
-    if (n_tokens == 1) {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<blasint>(out), static_cast<blasint>(in), 1.0f, w,
-                    static_cast<blasint>(in), x, 1, 0.0f, y, 1);
-    } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(n_tokens),
-                    static_cast<blasint>(out), static_cast<blasint>(in), 1.0f, x, static_cast<blasint>(in), w,
-                    static_cast<blasint>(in), 0.0f, y, static_cast<blasint>(out));
-    }
-    if (bias != nullptr) {
-        for (int64_t t = 0; t < n_tokens; ++t) {
-            float* row = y + t * out;
-            for (int64_t o = 0; o < out; ++o) {
-                row[o] += bias[o];
-            }
-        }
-    }
-}
 
 void rms_norm(const float* x, const float* weight, float* out, int64_t n_tokens, int64_t dim, float eps) {
     for (int64_t t = 0; t < n_tokens; ++t) {

@@ -11,8 +11,18 @@
 namespace llmfleet::kernels::cpu {
 
 // y = x · wᵀ (+ bias). x [n_tokens, in] f32, w [out, in] f32 (Hugging Face layout), bias [out] or null,
-// y [n_tokens, out]. One sgemm (sgemv-like for n_tokens = 1); OpenBLAS threads it.
-void linear(const float* x, const float* w, const float* bias, float* y, int64_t n_tokens, int64_t in, int64_t out);
+// y [n_tokens, out]. Up to small_m_max tokens: linear_small_m (weights streamed once, threads over output
+// rows, batch-invariant); more: linear_blas (OpenBLAS sgemm, threaded by OpenBLAS). See linear.cpp.
+constexpr int64_t small_m_max = 8; // bench_linear: ours wins up to 8 rows, OpenBLAS from 16
+void linear(const float* x, const float* w, const float* bias, float* y, int64_t n_tokens, int64_t in, int64_t out,
+            thread_pool& pool);
+void linear_small_m(const float* x, const float* w, const float* bias, float* y, int64_t n_tokens, int64_t in,
+                    int64_t out, thread_pool& pool);
+void linear_blas(const float* x, const float* w, const float* bias, float* y, int64_t n_tokens, int64_t in,
+                 int64_t out);
+
+// Σ p[0..n): a streaming read in wide vectors; benchmarks time it to measure memory bandwidth.
+float stream_sum(const float* p, int64_t n);
 
 // out[t] = x[t] / sqrt(mean(x[t]²) + eps) ⊙ weight. x, out [n_tokens, dim]; weight [dim].
 void rms_norm(const float* x, const float* weight, float* out, int64_t n_tokens, int64_t dim, float eps);

@@ -38,6 +38,8 @@ std::vector<int32_t> prompt(int64_t n, uint32_t seed) {
 
 struct generation {
     std::vector<int32_t> tokens;
+    std::string text;
+    std::string stop_string;
     std::vector<std::vector<float>> logits; // per generated token, [vocab]
     finish_reason reason = finish_reason::none;
     int32_t n_cached_tokens = 0;
@@ -86,7 +88,9 @@ std::vector<generation> run(engine& e, const std::vector<std::vector<int32_t>>& 
                 g.logits.emplace_back(o.new_logits.begin() + static_cast<ptrdiff_t>(k * vocab),
                                       o.new_logits.begin() + static_cast<ptrdiff_t>((k + 1) * vocab));
             }
+            g.text += o.new_text;
             g.reason = o.reason;
+            g.stop_string = o.stop_string;
             g.n_cached_tokens = o.n_cached_tokens;
         }
     }
@@ -281,6 +285,31 @@ TEST(engine, stops_at_max_model_len) {
     const auto g = run(e, {{1, 2, 3}}, greedy(50))[0];
     EXPECT_EQ(g.tokens.size(), 5u) << "3 prompt + 5 generated = max_model_len 8";
     EXPECT_EQ(g.reason, finish_reason::length);
+}
+
+TEST(engine, streamed_text_and_stop_strings) {
+    const std::string dir = make("qwen2.bf16", model::architecture::qwen2, model::dtype::bf16);
+    auto e = make_engine(dir, {});
+    ASSERT_NE(e->tokenizer(), nullptr) << "make-model writes tokenizer.json";
+    const std::vector<int32_t> p = e->tokenizer()->encode("The quick brown fox", false);
+    const generation free_run = run(*e, {p}, greedy(24))[0];
+    EXPECT_EQ(free_run.text, e->tokenizer()->decode(free_run.tokens, /*skip_special_tokens=*/true))
+        << "the streamed deltas add up to the decoded text";
+    ASSERT_GE(free_run.text.size(), 6u);
+
+    // A stop string taken from the middle of the free-running text: generation ends at its first occurrence,
+    // the text before it is returned, and no delta ever contained it.
+    const std::string stop = free_run.text.substr(free_run.text.size() / 2, 3);
+    const size_t first = free_run.text.find(stop);
+    sampling_params with_stop = greedy(24);
+    with_stop.stop = {"never-appears", stop};
+    const generation stopped = run(*e, {p}, with_stop)[0];
+    EXPECT_EQ(stopped.reason, finish_reason::stop);
+    EXPECT_EQ(stopped.stop_string, stop);
+    EXPECT_EQ(stopped.text, free_run.text.substr(0, first));
+    EXPECT_LT(stopped.tokens.size(), free_run.tokens.size() + 1);
+    with_stop.include_stop_str_in_output = true;
+    EXPECT_EQ(run(*e, {p}, with_stop)[0].text, free_run.text.substr(0, first + stop.size()));
 }
 
 TEST(engine, abort_frees_the_request) {

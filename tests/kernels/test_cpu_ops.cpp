@@ -30,14 +30,32 @@ void expect_close(const std::vector<float>& a, const std::vector<float>& b, doub
     }
 }
 
-TEST(cpu_ops, linear_matches_reference_for_one_and_many_tokens) {
-    for (const int64_t n : {1, 5}) {
-        const int64_t in = 67, out = 33;
-        const auto x = randn(n * in, 1), w = randn(out * in, 2), bias = randn(out, 3);
-        std::vector<float> got(n * out), want(n * out);
-        cpu::linear(x.data(), w.data(), bias.data(), got.data(), n, in, out);
-        ref::linear(x.data(), w.data(), bias.data(), want.data(), n, in, out);
-        expect_close(got, want, 1e-5);
+TEST(cpu_ops, linear_matches_reference_on_both_paths) {
+    thread_pool pool(2);
+    for (const int64_t n : {1, 3, 4, 7, 16, 17, 40}) { // small-m kernel (with 4-row blocks and tails), then sgemm
+        for (const int64_t in : {67, 96}) {             // with and without a tail after the 16-float vectors
+            const int64_t out = 133;
+            const auto x = randn(n * in, 1), w = randn(out * in, 2), bias = randn(out, 3);
+            std::vector<float> got(n * out), want(n * out);
+            cpu::linear(x.data(), w.data(), bias.data(), got.data(), n, in, out, pool);
+            ref::linear(x.data(), w.data(), bias.data(), want.data(), n, in, out);
+            expect_close(got, want, 1e-5);
+        }
+    }
+}
+
+TEST(cpu_ops, small_batch_linear_is_batch_invariant) {
+    thread_pool pool(2);
+    const int64_t in = 80, out = 70;
+    const int64_t n = cpu::small_m_max - 1; // 4-token blocks and a tail
+    const auto x = randn(n * in, 8), w = randn(out * in, 9);
+    std::vector<float> batched(n * out), alone(out);
+    cpu::linear(x.data(), w.data(), nullptr, batched.data(), n, in, out, pool);
+    for (int64_t t = 0; t < n; ++t) {
+        cpu::linear(x.data() + t * in, w.data(), nullptr, alone.data(), 1, in, out, pool);
+        for (int64_t o = 0; o < out; ++o) {
+            ASSERT_EQ(batched[t * out + o], alone[o]) << "token " << t << " output " << o << ": bitwise equal expected";
+        }
     }
 }
 

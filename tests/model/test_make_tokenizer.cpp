@@ -2,6 +2,7 @@
 // and that make-model's tokenizer files load, agree with config.json's bos/eos ids, cover every id and
 // round-trip text; the chat template detected from the written tokenizer_config.json.
 #include <filesystem>
+#include <random>
 
 #include <gtest/gtest.h>
 
@@ -11,6 +12,7 @@
 #include "model/chat_template.h"
 #include "model/make_model.h"
 #include "model/make_tokenizer.h"
+#include "model/stream_decoder.h"
 #include "model/tokenizer.h"
 #include "tests/test_support.h"
 
@@ -150,6 +152,67 @@ TEST(make_tokenizer, qwen25_sized_vocabulary_covers_every_id) {
     const std::string text = "Hello, wörld! 日本語 😀 12345 <|im_end|>";
     EXPECT_EQ(t.decode(t.encode(text)), text);
     EXPECT_EQ(t.encode(text).back(), 151645);
+}
+
+// Random text mixing ASCII, multi-byte characters, combining marks, ill-formed bytes and pieces of special
+// tokens: the Llama tiny tokenizer (no normaliser) round-trips it exactly, the Qwen2 one (NFC) reaches a fixed
+// point after one round trip, and streaming gives what decode gives. (A cheap, deterministic fuzz.)
+TEST(make_tokenizer, random_text_round_trips) {
+    const tokenizer llama = tokenizer::from_json(make_tokenizer_json(architecture::llama, 512), "llama tiny");
+    const tokenizer qwen = tokenizer::from_json(make_tokenizer_json(architecture::qwen2, 512), "qwen2 tiny");
+    const std::vector<std::string> atoms = {"a",
+                                            "Z",
+                                            " ",
+                                            "  ",
+                                            "\n",
+                                            "\r\n",
+                                            "\t",
+                                            "7",
+                                            "123",
+                                            "'s",
+                                            "'LL",
+                                            "é",
+                                            "e\xCC\x81",
+                                            "\xCC\x81",
+                                            "日",
+                                            "本語",
+                                            "😀",
+                                            "👍🏽",
+                                            "\xF0\x9F",
+                                            "\x80",
+                                            "\xFF",
+                                            "\xC0\xAF",
+                                            "\xED\xA0\x80",
+                                            "<|im_start|>",
+                                            "<|eot_id|>",
+                                            "<|",
+                                            "|>",
+                                            "<|im_end",
+                                            "\xE2\x80\xAF",
+                                            "\x00",
+                                            "Ω",
+                                            "ﬁ"};
+    std::mt19937 rng(12345);
+    for (int n = 0; n < 3000; ++n) {
+        std::string text;
+        const int length = static_cast<int>(rng() % 24);
+        for (int k = 0; k < length; ++k) {
+            text += atoms[rng() % atoms.size()];
+        }
+        for (bool special : {false, true}) {
+            ASSERT_EQ(llama.decode(llama.encode(text, special), /*skip_special_tokens=*/false).substr(special ? 17 : 0),
+                      text);
+            const std::string once = qwen.decode(qwen.encode(text, special));
+            ASSERT_EQ(qwen.decode(qwen.encode(once, special)), once);
+        }
+        const ids encoded = llama.encode(text, false);
+        stream_decoder stream(llama);
+        std::string streamed;
+        for (int32_t id : encoded) {
+            streamed += stream.push(id);
+        }
+        ASSERT_EQ(streamed + stream.flush(), text);
+    }
 }
 
 } // namespace

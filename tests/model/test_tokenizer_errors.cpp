@@ -28,15 +28,20 @@ TEST(tokenizer_errors, malformed_json_and_missing_parts) {
                      "x/tokenizer.json: malformed JSON at byte");
     EXPECT_ERROR_HAS(error_of([] { tokenizer::from_json("[]", "t.json"); }),
                      "t.json: expected a tokenizer.json object");
+    // Found by fuzz/fuzz_tokenizer.cpp: nlohmann reports a number too large for a double as out_of_range.
+    EXPECT_ERROR_HAS(error_of([] { tokenizer::from_json("{\"model\": 2e999999}", "t.json"); }),
+                     "t.json: malformed JSON: [json.exception.out_of_range.406] number overflow");
     json j = base();
     j.erase("model");
     EXPECT_ERROR_HAS(load_error(j), "test tokenizer.json: top level: missing required field 'model'");
     j = base();
     j["model"]["vocab"]["ab"] = "x";
-    EXPECT_ERROR_HAS(load_error(j), "model.vocab[\"ab\"]: expected an id in [0, 2147483647], got \"x\"");
+    EXPECT_ERROR_HAS(load_error(j), "model.vocab[\"ab\"]: expected an id in [0, 4194303], got \"x\"");
     j = base();
     j["model"]["vocab"]["ab"] = -3;
-    EXPECT_ERROR_HAS(load_error(j), "model.vocab[\"ab\"]: expected an id in [0, 2147483647], got -3");
+    EXPECT_ERROR_HAS(load_error(j), "model.vocab[\"ab\"]: expected an id in [0, 4194303], got -3");
+    j["model"]["vocab"]["ab"] = 2147483647; // would mean gigabytes of per-id tables
+    EXPECT_ERROR_HAS(load_error(j), "model.vocab[\"ab\"]: expected an id in [0, 4194303], got 2147483647");
 }
 
 TEST(tokenizer_errors, vocabulary_and_merges) {
