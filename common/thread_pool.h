@@ -34,12 +34,12 @@ private:
     std::vector<std::thread> _workers;
     std::mutex _mutex;
     std::condition_variable _start, _done;
-    uint64_t _generation = 0;          // guarded by _mutex: bumped per parallel_for
-    int32_t _n_pending = 0;            // guarded by _mutex: workers still running this generation
-    bool _stopping = false;            // guarded by _mutex
+    uint64_t _generation = 0; // guarded by _mutex: bumped per parallel_for
+    int32_t _n_pending = 0;   // guarded by _mutex: workers still running this generation
+    bool _stopping = false;   // guarded by _mutex
     const std::function<void(int64_t, int64_t)>* _fn = nullptr;
-    int64_t _n = 0, _chunk = 0;        // the current loop: range i is [i·_chunk, min(n, (i+1)·_chunk))
-    std::exception_ptr _error;         // guarded by _mutex: the first exception of this generation
+    int64_t _n = 0, _chunk = 0; // the current loop: range i is [i·_chunk, min(n, (i+1)·_chunk))
+    std::exception_ptr _error;  // guarded by _mutex: the first exception of this generation
 };
 
 // Threads to use by default: the hardware threads, or LLMFLEET_THREADS when set.

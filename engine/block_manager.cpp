@@ -45,8 +45,8 @@ void block_manager::extend_hashes(sequence& seq) const {
     const int32_t n_full = seq.n_tokens() / _block_size;
     for (auto i = static_cast<int32_t>(seq.block_hashes.size()); i < n_full; ++i) {
         const uint64_t parent = i == 0 ? 0 : seq.block_hashes[i - 1];
-        seq.block_hashes.push_back(hash_block(parent, seq.tokens.data() + static_cast<size_t>(i) * _block_size,
-                                              _block_size));
+        seq.block_hashes.push_back(
+            hash_block(parent, seq.tokens.data() + static_cast<size_t>(i) * _block_size, _block_size));
     }
 }
 

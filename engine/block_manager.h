@@ -54,7 +54,7 @@ public:
 private:
     struct block {
         int32_t ref_count = 0;
-        bool hashed = false;  // in _cached_by_hash
+        bool hashed = false; // in _cached_by_hash
         uint64_t hash = 0;
         uint64_t parent_hash = 0;
         int32_t prev_free = -1, next_free = -1; // intrusive LRU free list (head = evicted first)

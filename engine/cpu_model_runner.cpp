@@ -61,8 +61,8 @@ cpu_model_runner::cpu_model_runner(const std::string& model_dir, cpu_runner_opti
         l.w_qkv = concat({get(p + "self_attn.q_proj.weight"), get(p + "self_attn.k_proj.weight"),
                           get(p + "self_attn.v_proj.weight")});
         if (_config.attention_bias) {
-            l.b_qkv = concat({get(p + "self_attn.q_proj.bias"), get(p + "self_attn.k_proj.bias"),
-                              get(p + "self_attn.v_proj.bias")});
+            l.b_qkv = concat(
+                {get(p + "self_attn.q_proj.bias"), get(p + "self_attn.k_proj.bias"), get(p + "self_attn.v_proj.bias")});
         }
         l.wo = get(p + "self_attn.o_proj.weight");
         l.post_norm = get(p + "post_attention_layernorm.weight");
@@ -128,14 +128,13 @@ void cpu_model_runner::forward(const forward_batch& batch, std::span<float> logi
 
     kernels::ref::embedding(_embed.data(), batch.token_ids.data(), _s.x.data(), n, h);
     cpu::rope_table(batch.positions.data(), _inv_freq.data(), _s.cos.data(), _s.sin.data(), n, half);
-    const cpu::attention_batch attn_batch{batch.positions.data(), batch.token_seq.data(), batch.block_tables.data(),
-                                          n};
+    const cpu::attention_batch attn_batch{batch.positions.data(), batch.token_seq.data(), batch.block_tables.data(), n};
     const auto eps = static_cast<float>(c.rms_norm_eps);
     for (layer& l : _layers) {
         const cpu::kv_layer_view kv{l.k_cache.get(), l.v_cache.get(), _block_size, c.n_kv_heads, c.head_dim};
         cpu::rms_norm(_s.x.data(), l.input_norm.data(), _s.normed.data(), n, h, eps);
-        cpu::linear(_s.normed.data(), l.w_qkv.data(), l.b_qkv.empty() ? nullptr : l.b_qkv.data(), _s.qkv.data(), n,
-                    h, qkv_cols, _pool);
+        cpu::linear(_s.normed.data(), l.w_qkv.data(), l.b_qkv.empty() ? nullptr : l.b_qkv.data(), _s.qkv.data(), n, h,
+                    qkv_cols, _pool);
         cpu::rope(_s.qkv.data(), qkv_cols, _s.cos.data(), _s.sin.data(), n, c.n_heads, c.head_dim);
         cpu::rope(_s.qkv.data() + q_size, qkv_cols, _s.cos.data(), _s.sin.data(), n, c.n_kv_heads, c.head_dim);
         cpu::store_kv(_s.qkv.data(), qkv_cols, q_size, q_size + kv_size, batch.slot_mapping.data(), n, kv);

@@ -14,9 +14,9 @@
 namespace llmfleet::engine {
 
 struct cpu_runner_options {
-    int64_t n_kv_blocks = 0;  // KV pool size in blocks (> 0)
-    int32_t block_size = 16;  // token slots per block
-    int32_t n_threads = 0;    // 0 → default_thread_count()
+    int64_t n_kv_blocks = 0; // KV pool size in blocks (> 0)
+    int32_t block_size = 16; // token slots per block
+    int32_t n_threads = 0;   // 0 → default_thread_count()
 };
 
 class cpu_model_runner final : public model_runner {

@@ -34,11 +34,11 @@ struct engine::request : sequence {
     sequence_sampler sampler;
     request_options options;
     std::optional<model::stream_decoder> decoder; // with a tokenizer
-    std::string text;                            // generated text so far (stop strings are searched here)
-    size_t n_text_emitted = 0;                   // bytes of text already returned
+    std::string text;                             // generated text so far (stop strings are searched here)
+    size_t n_text_emitted = 0;                    // bytes of text already returned
     request(sequence s, const sampling_params& params, uint64_t unseeded_seed, request_options o)
-        : sequence(std::move(s)), sampler(params, std::span(tokens).first(n_prompt_tokens), unseeded_seed),
-          options(o) {}
+        : sequence(std::move(s)), sampler(params, std::span(tokens).first(n_prompt_tokens), unseeded_seed), options(o) {
+    }
 };
 
 namespace {
@@ -68,8 +68,8 @@ int32_t resolve_max_model_len(const engine_config& config, const model_runner& r
     }
     if (pool_tokens < model_max) {
         LLMFLEET_LOG_WARN("max_model_len capped to {} tokens (the KV pool) from max_position_embeddings {}; raise "
-                  "--kv-cache-gib for longer contexts",
-                  pool_tokens, model_max);
+                          "--kv-cache-gib for longer contexts",
+                          pool_tokens, model_max);
         return static_cast<int32_t>(pool_tokens);
     }
     return static_cast<int32_t>(model_max);
@@ -79,7 +79,8 @@ int32_t resolve_max_model_len(const engine_config& config, const model_runner& r
 
 engine::engine(engine_config config, std::unique_ptr<model_runner> runner,
                std::shared_ptr<const model::tokenizer> tokenizer, const clock_source* clock)
-    : _config(config), _runner(std::move(runner)), _tokenizer(std::move(tokenizer)), _clock(clock != nullptr ? *clock : _steady_clock),
+    : _config(config), _runner(std::move(runner)), _tokenizer(std::move(tokenizer)),
+      _clock(clock != nullptr ? *clock : _steady_clock),
       _blocks(_runner->n_kv_blocks(), _runner->block_size(), config.enable_prefix_caching),
       _scheduler(config.scheduling, _blocks, _clock),
       _pool(config.n_sampler_threads > 0 ? config.n_sampler_threads : default_thread_count()) {
@@ -100,8 +101,8 @@ int64_t engine::add_request(std::vector<int32_t> prompt, const sampling_params& 
     }
     for (size_t i = 0; i < prompt.size(); ++i) {
         if (prompt[i] < 0 || prompt[i] >= vocab) {
-            throw invalid_input(fmt::format("prompt token {} at index {} is outside the vocabulary [0, {})",
-                                            prompt[i], i, vocab));
+            throw invalid_input(
+                fmt::format("prompt token {} at index {} is outside the vocabulary [0, {})", prompt[i], i, vocab));
         }
     }
     if (n_prompt >= _max_model_len) {

@@ -23,10 +23,10 @@ namespace llmfleet::engine {
 
 struct engine_config {
     scheduler_config scheduling;
-    int32_t max_model_len = 0;          // 0 → max_position_embeddings, capped to what the KV pool holds
+    int32_t max_model_len = 0; // 0 → max_position_embeddings, capped to what the KV pool holds
     bool enable_prefix_caching = true;
-    uint64_t seed = 0;                  // seeds requests that give no seed of their own
-    int32_t n_sampler_threads = 0;      // 0 → default_thread_count()
+    uint64_t seed = 0;             // seeds requests that give no seed of their own
+    int32_t n_sampler_threads = 0; // 0 → default_thread_count()
 };
 
 enum class finish_reason { none, stop, length, abort };
@@ -90,7 +90,7 @@ public:
 private:
     struct request;
     void build_batch(const scheduler_output& plan);
-    void sample_all(const scheduler_output& plan); // fills _outputs
+    void sample_all(const scheduler_output& plan);                     // fills _outputs
     void detokenize(request& req, int32_t token, request_output& out); // text and stop strings
 
     engine_config _config;
@@ -107,8 +107,8 @@ private:
     int64_t _next_id = 0;
     std::unordered_map<int64_t, std::unique_ptr<request>> _requests;
     forward_batch _batch;
-    std::vector<float> _logits;        // [n_logits, vocab]
-    std::vector<request*> _sampling;   // this step's sampling requests, in logits-row order
+    std::vector<float> _logits;          // [n_logits, vocab]
+    std::vector<request*> _sampling;     // this step's sampling requests, in logits-row order
     std::vector<sample_result> _samples; // [_sampling.size()]
     std::vector<request_output> _outputs;
     engine_stats _stats;

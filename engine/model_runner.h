@@ -23,7 +23,7 @@ struct forward_batch {
     // [n_seqs] each sequence's block table (its KV block ids, at least enough for its last token); views
     // of the scheduler's tables, valid for this forward() only: nothing is copied per step.
     std::vector<std::span<const int32_t>> block_tables;
-    std::vector<int32_t> logits_indices;   // [n_logits] tokens whose logits are returned, in order
+    std::vector<int32_t> logits_indices; // [n_logits] tokens whose logits are returned, in order
 
     int32_t n_tokens() const { return static_cast<int32_t>(token_ids.size()); }
     int32_t n_seqs() const { return static_cast<int32_t>(seq_token_starts.size()) - 1; }

@@ -29,8 +29,7 @@ scheduler::scheduler(scheduler_config config, block_manager& blocks, const clock
 }
 
 void scheduler::add(sequence* seq) {
-    LLMFLEET_CHECK(seq->block_table.empty() && seq->n_tokens() > 0, "sequence {} must be new and non-empty",
-                   seq->id);
+    LLMFLEET_CHECK(seq->block_table.empty() && seq->n_tokens() > 0, "sequence {} must be new and non-empty", seq->id);
     seq->status = sequence_status::waiting;
     seq->arrival_s = _clock.now_s();
     _waiting.push_back(seq);

@@ -12,6 +12,8 @@ packages=(build-essential cmake ninja-build ccache pkg-config git
           coinor-libcbc-dev libopenblas-dev libpcre2-dev libicu-dev)
 if [ "${1:-}" = "--test" ]; then
     packages+=(python3-torch python3-numpy) # tests/reference: the independent forward pass
+    # tests/reference/*.mjs: the independent tokenizers (tokenizers.js, js-tiktoken) run on node
+    command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -3,11 +3,14 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 
@@ -21,6 +24,16 @@ inline std::string error_of(const std::function<void()>& f) {
         return e.what();
     }
     return "(no error)";
+}
+
+// max |a − b| / max |b|: the logits comparisons' error relative to the reference's scale (b is the reference).
+inline double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
+    double max_ref = 0, max_diff = 0;
+    for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+        max_ref = std::max(max_ref, std::abs(static_cast<double>(b[i])));
+        max_diff = std::max(max_diff, std::abs(static_cast<double>(a[i]) - b[i]));
+    }
+    return a.size() == b.size() ? max_diff / max_ref : INFINITY;
 }
 
 inline std::string slurp(const std::string& path) {

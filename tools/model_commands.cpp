@@ -21,8 +21,9 @@ struct make_model_flags {
 
 command add_make_model_command(CLI::App& app) {
     auto f = std::make_shared<make_model_flags>();
-    CLI::App* sub = app.add_subcommand("make-model", "Write a random-weight model in the Hugging Face layout "
-                                                     "(config.json, generation_config.json, *.safetensors, tokenizer.json, tokenizer_config.json)");
+    CLI::App* sub = app.add_subcommand(
+        "make-model", "Write a random-weight model in the Hugging Face layout "
+                      "(config.json, generation_config.json, *.safetensors, tokenizer.json, tokenizer_config.json)");
     sub->add_option("--arch", f->arch, "qwen2 | llama")->capture_default_str();
     sub->add_option("--preset", f->options.preset, "tiny | qwen2.5-0.5b | qwen2.5-1.5b")->capture_default_str();
     sub->add_option("--seed", f->options.seed, "Random seed (same seed, same file)")->capture_default_str();

@@ -41,9 +41,8 @@ double measure_read_bandwidth_gbps(int32_t n_threads) {
     std::atomic<double> sink{0};
     for (int pass = 0; pass < 5; ++pass) {
         const double t0 = now_s();
-        pool.parallel_for(static_cast<int64_t>(n), 1 << 20, [&](int64_t b, int64_t e) {
-            sink = sink + kernels::cpu::stream_sum(buf.data() + b, e - b);
-        });
+        pool.parallel_for(static_cast<int64_t>(n), 1 << 20,
+                          [&](int64_t b, int64_t e) { sink = sink + kernels::cpu::stream_sum(buf.data() + b, e - b); });
         best_s = std::min(best_s, now_s() - t0);
     }
     return static_cast<double>(n * sizeof(float)) / best_s / 1e9;
@@ -112,7 +111,7 @@ double engine_overhead_us(int64_t vocab, int32_t n_threads) {
     for (int32_t i = 0; i < 256; ++i) {
         e.add_request(prompt(512, i, vocab), greedy(1 << 20));
     }
-    e.step(); // all prefills
+    e.step();                                     // all prefills
     const int n_steps = vocab > 1000 ? 20 : 2000; // 256 × (512 + 2000) tokens fit the pool: no preemption
     const double t0 = now_s();
     for (int s = 0; s < n_steps; ++s) {
@@ -217,7 +216,8 @@ int main(int argc, char** argv) {
                              static_cast<double>(kv_bytes_per_token(c, 4)) / 1e9;
         // Decode is bound by reading the weights and KV once per step, or by the GEMM rate, whichever is lower.
         const double bw_roof = batch * bw_gbps / (weight_gb + kv_gb);
-        const double compute_roof = peak_gflops * 1e9 / (flops_per_token(n_prompt) + 2.0 * c.vocab_size * c.hidden_size);
+        const double compute_roof =
+            peak_gflops * 1e9 / (flops_per_token(n_prompt) + 2.0 * c.vocab_size * c.hidden_size);
         const double roof_tps = std::min(bw_roof, compute_roof);
         fmt::print("{:<22} {:>10.1f} {:>12.1f} {:>14.1f} {:>9.0f}%  {}\n", fmt::format("decode batch {}", batch), tps,
                    step_s * 1e3, roof_tps, 100 * tps / roof_tps, bw_roof < compute_roof ? "memory" : "compute");

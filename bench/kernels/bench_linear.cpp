@@ -45,8 +45,8 @@ data& shared_data() {
 void set_counters(benchmark::State& state, int64_t m) {
     const auto bytes = static_cast<double>(in * out * 4);
     state.counters["weight_GBps"] = benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-    state.counters["GFLOPps"] =
-        benchmark::Counter(2.0 * static_cast<double>(m * in * out) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["GFLOPps"] = benchmark::Counter(2.0 * static_cast<double>(m * in * out) * 1e-9,
+                                                   benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void bm_small_m(benchmark::State& state) {

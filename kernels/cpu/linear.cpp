@@ -35,9 +35,10 @@ __attribute__((always_inline)) inline float hsum(vec16 v) {
 // y[t, o] for t in [0, m), o in [o_begin, o_end): each weight row once, 4 tokens at a time. Compiled for
 // AVX-512, AVX2+FMA and baseline x86-64; the loader picks one at startup (GCC function multiversioning).
 // (2-row × 4-token blocks measured slower on the dev VM at every batch size, so rows go one at a time.)
-__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void
-small_m_rows(const float* x, const float* w, const float* bias, float* y, int64_t m, int64_t in, int64_t out,
-             int64_t o_begin, int64_t o_end) {
+__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void small_m_rows(const float* x, const float* w,
+                                                                                   const float* bias, float* y,
+                                                                                   int64_t m, int64_t in, int64_t out,
+                                                                                   int64_t o_begin, int64_t o_end) {
     const int64_t in16 = in / 16 * 16;
     for (int64_t o = o_begin; o < o_end; ++o) {
         const float* wr = w + o * in;
@@ -84,9 +85,8 @@ small_m_rows(const float* x, const float* w, const float* bias, float* y, int64_
 
 void linear_small_m(const float* x, const float* w, const float* bias, float* y, int64_t n_tokens, int64_t in,
                     int64_t out, thread_pool& pool) {
-    pool.parallel_for(out, 64, [&](int64_t begin, int64_t end) {
-        small_m_rows(x, w, bias, y, n_tokens, in, out, begin, end);
-    });
+    pool.parallel_for(out, 64,
+                      [&](int64_t begin, int64_t end) { small_m_rows(x, w, bias, y, n_tokens, in, out, begin, end); });
 }
 
 void linear_blas(const float* x, const float* w, const float* bias, float* y, int64_t n_tokens, int64_t in,

@@ -64,8 +64,8 @@ void store_kv(const float* qkv, int64_t row_stride, int64_t k_offset, int64_t v_
 // its cache slots 0..position via its block table block_tables[s]. Work is split over
 // (token, kv head) pairs; each query's result does not depend on the rest of the batch.
 struct attention_batch {
-    const int32_t* positions = nullptr;        // [n_tokens]
-    const int32_t* token_seq = nullptr;        // [n_tokens] the sequence index of each token
+    const int32_t* positions = nullptr;                     // [n_tokens]
+    const int32_t* token_seq = nullptr;                     // [n_tokens] the sequence index of each token
     const std::span<const int32_t>* block_tables = nullptr; // [n_seqs] KV block ids of each sequence
     int64_t n_tokens = 0;
 };

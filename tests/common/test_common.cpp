@@ -8,8 +8,8 @@
 #include "common/error.h"
 #include "common/json_read.h"
 #include "common/npy.h"
-#include "common/thread_pool.h"
 #include "common/text.h"
+#include "common/thread_pool.h"
 
 namespace llmfleet {
 namespace {

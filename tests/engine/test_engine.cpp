@@ -97,23 +97,14 @@ std::vector<generation> run(engine& e, const std::vector<std::vector<int32_t>>& 
     return out;
 }
 
-double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
-    double max_ref = 0, max_diff = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-        max_ref = std::max(max_ref, std::abs(static_cast<double>(b[i])));
-        max_diff = std::max(max_diff, std::abs(static_cast<double>(a[i]) - b[i]));
-    }
-    return max_diff / max_ref;
-}
-
 void expect_same(const std::vector<generation>& a, const std::vector<generation>& b, const std::string& what) {
     ASSERT_EQ(a.size(), b.size());
     for (size_t i = 0; i < a.size(); ++i) {
         EXPECT_EQ(a[i].tokens, b[i].tokens) << what << ": request " << i;
         ASSERT_EQ(a[i].logits.size(), b[i].logits.size());
         for (size_t k = 0; k < a[i].logits.size(); ++k) {
-            EXPECT_LE(max_rel_diff(a[i].logits[k], b[i].logits[k]), 1e-5) << what << ": request " << i << " token "
-                                                                          << k;
+            EXPECT_LE(test::max_rel_diff(a[i].logits[k], b[i].logits[k]), 1e-5)
+                << what << ": request " << i << " token " << k;
         }
     }
 }
@@ -138,7 +129,8 @@ void expect_matches_reference(const std::string& dir) {
             const size_t row = prompts()[i].size() - 1 + k;
             const std::vector<float> expected(all.begin() + static_cast<ptrdiff_t>(row * vocab),
                                               all.begin() + static_cast<ptrdiff_t>((row + 1) * vocab));
-            EXPECT_LE(max_rel_diff(got[i].logits[k], expected), 1e-4) << dir << " request " << i << " token " << k;
+            EXPECT_LE(test::max_rel_diff(got[i].logits[k], expected), 1e-4)
+                << dir << " request " << i << " token " << k;
             const auto argmax = std::max_element(expected.begin(), expected.end()) - expected.begin();
             EXPECT_EQ(got[i].tokens[k], argmax) << "greedy token differs from the reference";
         }
@@ -228,7 +220,6 @@ TEST(engine, stops_on_max_tokens_stop_ids_and_eos) {
     const auto first = std::find(free_run.tokens.begin(), free_run.tokens.end(), free_run.tokens[3]);
     EXPECT_EQ(stopped.tokens, std::vector<int32_t>(free_run.tokens.begin(), first + 1)) << "the stop token is kept";
     EXPECT_EQ(stopped.reason, finish_reason::stop);
-
 }
 
 // A model runner whose logits prefer token (position + 1) % vocab, and eos from position eos_from on.
@@ -275,7 +266,8 @@ TEST(engine, eos_stops_unless_ignored) {
     min_tokens.ignore_eos = false;
     min_tokens.min_tokens = 5;
     const auto held = run(e, {{1, 2, 3}}, min_tokens)[0];
-    EXPECT_EQ(held.tokens, (std::vector<int32_t>{3, 4, 5, 0, 0, 14})) << "eos masked for 5 tokens (all-zero logits → id 0)";
+    EXPECT_EQ(held.tokens, (std::vector<int32_t>{3, 4, 5, 0, 0, 14}))
+        << "eos masked for 5 tokens (all-zero logits → id 0)";
 }
 
 TEST(engine, stops_at_max_model_len) {
@@ -331,12 +323,14 @@ TEST(engine, abort_frees_the_request) {
 TEST(engine, bad_requests_get_clear_errors) {
     const std::string dir = make("qwen2.bf16", model::architecture::qwen2, model::dtype::bf16);
     auto e = make_engine(dir, {});
-    EXPECT_NE(test::error_of([&] { e->add_request({1, 512, 3}, greedy(1)); })
-                  .find("prompt token 512 at index 1 is outside the vocabulary [0, 512)"),
+    EXPECT_NE(test::error_of([&] {
+                  e->add_request({1, 512, 3}, greedy(1));
+              }).find("prompt token 512 at index 1 is outside the vocabulary [0, 512)"),
               std::string::npos);
     EXPECT_NE(test::error_of([&] { e->add_request({}, greedy(1)); }).find("the prompt is empty"), std::string::npos);
-    EXPECT_NE(test::error_of([&] { e->add_request(std::vector<int32_t>(2048, 1), greedy(1)); })
-                  .find("the prompt has 2048 tokens but the context is 2048 tokens"),
+    EXPECT_NE(test::error_of([&] {
+                  e->add_request(std::vector<int32_t>(2048, 1), greedy(1));
+              }).find("the prompt has 2048 tokens but the context is 2048 tokens"),
               std::string::npos);
     sampling_params bad = greedy(1);
     bad.top_p = 1.5;

@@ -45,7 +45,7 @@ TEST(block_manager, allocates_frees_and_counts_blocks) {
     EXPECT_EQ(s->block_table.size(), 3u); // ceil(10 / 4)
     EXPECT_EQ(bm.n_free_blocks(), 5);
     s->n_computed_tokens = 10;
-    EXPECT_TRUE(bm.can_grow(*s, 2));  // slots 10, 11 are in block 2
+    EXPECT_TRUE(bm.can_grow(*s, 2)); // slots 10, 11 are in block 2
     EXPECT_EQ(bm.n_free_blocks(), 5);
     bm.grow(*s, 3); // slot 12 needs a fourth block
     EXPECT_EQ(s->block_table.size(), 4u);

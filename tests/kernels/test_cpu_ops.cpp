@@ -33,7 +33,7 @@ void expect_close(const std::vector<float>& a, const std::vector<float>& b, doub
 TEST(cpu_ops, linear_matches_reference_on_both_paths) {
     thread_pool pool(2);
     for (const int64_t n : {1, 3, 4, 7, 16, 17, 40}) { // small-m kernel (with 4-row blocks and tails), then sgemm
-        for (const int64_t in : {67, 96}) {             // with and without a tail after the 16-float vectors
+        for (const int64_t in : {67, 96}) {            // with and without a tail after the 16-float vectors
             const int64_t out = 133;
             const auto x = randn(n * in, 1), w = randn(out * in, 2), bias = randn(out, 3);
             std::vector<float> got(n * out), want(n * out);

@@ -42,7 +42,7 @@ std::string join(const std::vector<int32_t>& ids) {
 
 // Greedy continuation and its logits [steps, vocab] by the reference forward pass, one sequence at a time.
 std::pair<std::vector<int32_t>, std::vector<float>> reference_greedy(const std::string& dir, std::vector<int32_t> ids,
-                                                                      int n) {
+                                                                     int n) {
     const engine::reference_model ref(dir);
     const int64_t vocab = ref.config().vocab_size;
     std::vector<int32_t> out;
@@ -57,23 +57,16 @@ std::pair<std::vector<int32_t>, std::vector<float>> reference_greedy(const std::
     return {out, logits};
 }
 
-double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
-    double max_ref = 0, max_diff = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-        max_ref = std::max(max_ref, std::abs(static_cast<double>(b[i])));
-        max_diff = std::max(max_diff, std::abs(static_cast<double>(a[i]) - b[i]));
-    }
-    return max_diff / max_ref;
-}
-
 TEST(generate_cli, greedy_ids_and_logits_match_the_reference_across_a_batch) {
     for (const auto& [arch, type] : {std::pair{model::architecture::qwen2, model::dtype::bf16},
                                      std::pair{model::architecture::llama, model::dtype::f32}}) {
         const std::string dir = make(std::string(to_string(arch)) + "." + std::string(to_string(type)), arch, type);
         const std::vector<std::vector<int32_t>> prompts = {{5, 17, 99, 3}, {400, 2}, {7, 7, 7, 7, 7, 7, 7, 7, 7}};
         const std::string npy = test::temp_path(tag, "logits.npy");
-        std::string args = "generate --model " + dir + " --temperature 0 --ignore-eos --max-tokens 5 --output json "
-                           "--dump-logits " + npy;
+        std::string args = "generate --model " + dir +
+                           " --temperature 0 --ignore-eos --max-tokens 5 --output json "
+                           "--dump-logits " +
+                           npy;
         for (const auto& p : prompts) {
             args += " --prompt-ids " + join(p);
         }
@@ -91,7 +84,7 @@ TEST(generate_cli, greedy_ids_and_logits_match_the_reference_across_a_batch) {
             EXPECT_EQ(res["finish_reason"], "length");
             const std::vector<float> got(dumped.data.begin() + static_cast<ptrdiff_t>(i * 5 * 512),
                                          dumped.data.begin() + static_cast<ptrdiff_t>((i + 1) * 5 * 512));
-            EXPECT_LE(max_rel_diff(got, want_logits), 1e-4) << dir << " prompt " << i;
+            EXPECT_LE(test::max_rel_diff(got, want_logits), 1e-4) << dir << " prompt " << i;
         }
     }
 }
@@ -102,32 +95,35 @@ TEST(generate_cli, dumped_logits_match_torch) {
     }
     const std::string dir = make("torch.qwen2", model::architecture::qwen2, model::dtype::bf16);
     const std::string npy = test::temp_path(tag, "torch_engine.npy");
-    const test::cli_result r =
-        run("generate --model " + dir + " --temperature 0 --ignore-eos --max-tokens 4 --output json --prompt-ids "
-            "11,22,33,44,55 --dump-logits " + npy);
+    const test::cli_result r = run("generate --model " + dir +
+                                   " --temperature 0 --ignore-eos --max-tokens 4 --output json --prompt-ids "
+                                   "11,22,33,44,55 --dump-logits " +
+                                   npy);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     std::vector<int32_t> ids = {11, 22, 33, 44, 55};
     const auto generated = nlohmann::json::parse(r.out)["token_ids"].get<std::vector<int32_t>>();
     ids.insert(ids.end(), generated.begin(), generated.end() - 1);
     const std::string torch_npy = test::temp_path(tag, "torch_ref.npy");
-    std::string cmd = "/usr/bin/python3 " + std::string(LLMFLEET_SOURCE_DIR) + "/tests/reference/reference_forward.py " +
-                      dir + " " + torch_npy;
+    std::string cmd = "/usr/bin/python3 " + std::string(LLMFLEET_SOURCE_DIR) +
+                      "/tests/reference/reference_forward.py " + dir + " " + torch_npy;
     for (const int32_t id : ids) {
         cmd += " " + std::to_string(id);
     }
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
     const npy_array torch_all = read_npy_f32(torch_npy); // [ids, vocab]: rows 4..7 produced the 4 tokens
     const std::vector<float> want(torch_all.data.end() - 4 * 512, torch_all.data.end());
-    EXPECT_LE(max_rel_diff(read_npy_f32(npy).data, want), 1e-4);
+    EXPECT_LE(test::max_rel_diff(read_npy_f32(npy).data, want), 1e-4);
     for (int k = 0; k < 4; ++k) {
         const auto row = want.begin() + k * 512;
-        EXPECT_EQ(generated[k], std::max_element(row, row + 512) - row) << "greedy token " << k << " differs from torch";
+        EXPECT_EQ(generated[k], std::max_element(row, row + 512) - row)
+            << "greedy token " << k << " differs from torch";
     }
 }
 
 TEST(generate_cli, text_prompt_and_chat_through_the_tokenizer) {
     const std::string dir = make("text.qwen2", model::architecture::qwen2, model::dtype::bf16);
-    test::cli_result r = run("generate --model " + dir + " --prompt 'Hello there' --temperature 0 --max-tokens 6 "
+    test::cli_result r = run("generate --model " + dir +
+                             " --prompt 'Hello there' --temperature 0 --max-tokens 6 "
                              "--ignore-eos --output json");
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto j = nlohmann::json::parse(r.out);
@@ -135,7 +131,8 @@ TEST(generate_cli, text_prompt_and_chat_through_the_tokenizer) {
     EXPECT_TRUE(j["text"].is_string());
     EXPECT_GT(j["prompt_token_ids"].size(), 0u);
 
-    r = run("generate --model " + dir + " --chat '[{\"role\":\"user\",\"content\":\"hi\"}]' --temperature 0 "
+    r = run("generate --model " + dir +
+            " --chat '[{\"role\":\"user\",\"content\":\"hi\"}]' --temperature 0 "
             "--max-tokens 3 --output json");
     ASSERT_EQ(r.exit_code, 0) << r.err;
     j = nlohmann::json::parse(r.out);
