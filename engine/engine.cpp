@@ -191,9 +191,15 @@ void engine::sample_all(const scheduler_output& plan) {
     }
     const auto n = static_cast<int64_t>(_sampling.size());
     _samples.resize(_sampling.size());
+    _sample_errors.resize(_sampling.size());
     auto sample_range = [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) {
-            _samples[i] = _sampling[i]->sampler.sample(std::span(_logits).subspan(i * vocab, vocab), _eos_ids);
+            _sample_errors[i].clear();
+            try {
+                _samples[i] = _sampling[i]->sampler.sample(std::span(_logits).subspan(i * vocab, vocab), _eos_ids);
+            } catch (const error& e) {
+                _sample_errors[i] = e.what(); // this request fails; the others go on
+            }
         }
     };
     if (n * vocab >= (1 << 16)) { // threads only pay off past ~64k logits
@@ -207,6 +213,10 @@ void engine::sample_all(const scheduler_output& plan) {
     _outputs.resize(_sampling.size());
     for (int64_t i = 0; i < n; ++i) {
         request& req = *_sampling[i];
+        if (!_sample_errors[i].empty()) {
+            fail_request(req, _sample_errors[i], _outputs[i]);
+            continue;
+        }
         const sampling_params& p = req.sampler.params();
         const int32_t token = _samples[i].token;
         req.tokens.push_back(token);
@@ -225,6 +235,7 @@ void engine::sample_all(const scheduler_output& plan) {
         out.reason = finish_reason::none;
         out.stop_token_id = -1;
         out.stop_string.clear();
+        out.error.clear();
         out.n_prompt_tokens = req.n_prompt_tokens;
         out.n_cached_tokens = req.n_cached_tokens;
         out.n_generated = req.n_generated();
@@ -245,6 +256,20 @@ void engine::sample_all(const scheduler_output& plan) {
             _requests.erase(req.id); // destroys req
         }
     }
+}
+
+void engine::fail_request(request& req, const std::string& why, request_output& out) {
+    LLMFLEET_LOG_WARN("request {} failed: {}", req.id, why);
+    out = request_output{};
+    out.request_id = req.id;
+    out.finished = true;
+    out.reason = finish_reason::abort;
+    out.error = why;
+    out.n_prompt_tokens = req.n_prompt_tokens;
+    out.n_cached_tokens = req.n_cached_tokens;
+    out.n_generated = req.n_generated();
+    _scheduler.finish(&req);
+    _requests.erase(req.id); // destroys req
 }
 
 void engine::detokenize(request& req, int32_t token, request_output& out) {

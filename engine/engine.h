@@ -48,6 +48,7 @@ struct request_output {
     finish_reason reason = finish_reason::none;
     int32_t stop_token_id = -1; // the eos / stop token that ended it (reason stop), else −1
     std::string stop_string;    // the stop string that ended it (reason stop), else empty
+    std::string error;          // why the engine failed this request (reason abort, no new token), else empty
     int32_t n_prompt_tokens = 0;
     int32_t n_cached_tokens = 0; // prompt tokens served from the prefix cache
     int32_t n_generated = 0;     // total so far
@@ -90,8 +91,9 @@ public:
 private:
     struct request;
     void build_batch(const scheduler_output& plan);
-    void sample_all(const scheduler_output& plan);                     // fills _outputs
-    void detokenize(request& req, int32_t token, request_output& out); // text and stop strings
+    void sample_all(const scheduler_output& plan);                                // fills _outputs
+    void detokenize(request& req, int32_t token, request_output& out);            // text and stop strings
+    void fail_request(request& req, const std::string& why, request_output& out); // finishes it (abort)
 
     engine_config _config;
     std::unique_ptr<model_runner> _runner;
@@ -107,9 +109,10 @@ private:
     int64_t _next_id = 0;
     std::unordered_map<int64_t, std::unique_ptr<request>> _requests;
     forward_batch _batch;
-    std::vector<float> _logits;          // [n_logits, vocab]
-    std::vector<request*> _sampling;     // this step's sampling requests, in logits-row order
-    std::vector<sample_result> _samples; // [_sampling.size()]
+    std::vector<float> _logits;              // [n_logits, vocab]
+    std::vector<request*> _sampling;         // this step's sampling requests, in logits-row order
+    std::vector<sample_result> _samples;     // [_sampling.size()]
+    std::vector<std::string> _sample_errors; // [_sampling.size()] empty, or why that row could not be sampled
     std::vector<request_output> _outputs;
     engine_stats _stats;
 };

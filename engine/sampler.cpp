@@ -442,14 +442,24 @@ int32_t walk_block(const float* e, int32_t len, int32_t base, double cum, double
     return last_positive;
 }
 
+// A row that cannot be sampled is the model's failure for this one request, not a sampler bug: it is
+// reported as llmfleet::error (internal) so that the engine fails the request and keeps serving the rest.
 void check_row(const row_max& m, const char* what, int64_t n_vocab, int32_t n_generated, int32_t min_tokens) {
-    LLMFLEET_CHECK(m.n_nan == 0, "sampler: the {} hold {} NaN value(s) (vocab {}): the model produced NaN", what,
-                   m.n_nan, n_vocab);
-    LLMFLEET_CHECK(m.value < k_pos_inf, "sampler: the {} hold +inf at token {} (vocab {})", what, m.token, n_vocab);
-    LLMFLEET_CHECK(m.value > k_neg_inf,
-                   "sampler: every one of the {} is -inf (vocab {}, n_generated {}, min_tokens {}): nothing can be "
-                   "sampled",
-                   what, n_vocab, n_generated, min_tokens);
+    if (m.n_nan != 0) {
+        throw error(status_code::internal, fmt::format("sampler: the {} hold {} NaN value(s) (vocab {}): the model "
+                                                       "produced NaN",
+                                                       what, m.n_nan, n_vocab));
+    }
+    if (!(m.value < k_pos_inf)) {
+        throw error(status_code::internal,
+                    fmt::format("sampler: the {} hold +inf at token {} (vocab {})", what, m.token, n_vocab));
+    }
+    if (!(m.value > k_neg_inf)) {
+        throw error(status_code::internal,
+                    fmt::format("sampler: every one of the {} is -inf (vocab {}, n_generated {}, min_tokens {}): "
+                                "nothing can be sampled",
+                                what, n_vocab, n_generated, min_tokens));
+    }
 }
 
 } // namespace

@@ -86,6 +86,8 @@ public:
     // Samples from logits [vocab] (f32, not modified) and records the sampled token as generated.
     // eos_token_ids are masked while fewer than min_tokens tokens have been generated.
     // No heap allocation once the scratch buffers have grown to the vocab size, except result.top.
+    // Throws llmfleet::error (internal) for a row that cannot be sampled (NaN, +inf, or everything −inf after
+    // masking): the engine fails that request only.
     sample_result sample(std::span<const float> logits, std::span<const int32_t> eos_token_ids);
 
     // Applies steps 2 and 3 above (min_tokens mask, penalties) to logits [vocab] in place, exactly as the

@@ -151,6 +151,11 @@ int run_generate(generate_flags& f) {
             r.last = o;
         }
     }
+    for (const int64_t id : order) {
+        if (!results[id].last.error.empty()) {
+            throw error(status_code::internal, fmt::format("request {} failed: {}", id, results[id].last.error));
+        }
+    }
     if (want_logits) {
         npy_array a;
         const int64_t vocab = e->model_config().vocab_size;

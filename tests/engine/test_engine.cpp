@@ -239,10 +239,15 @@ public:
     void forward(const forward_batch& batch, std::span<float> logits) override {
         std::fill(logits.begin(), logits.end(), 0.0f);
         for (size_t i = 0; i < batch.logits_indices.size(); ++i) {
+            const int32_t token = batch.token_ids[batch.logits_indices[i]];
             const int32_t pos = batch.positions[batch.logits_indices[i]];
             logits[i * 16 + (pos + 1 >= _eos_from ? 14 : (pos + 1) % 14)] = 5.0f;
+            if (token == nan_after_token) {
+                logits[i * 16 + 3] = NAN; // a broken model output for this sequence only
+            }
         }
     }
+    int32_t nan_after_token = -1;
     std::string describe() const override { return "scripted"; }
 
 private:
@@ -268,6 +273,28 @@ TEST(engine, eos_stops_unless_ignored) {
     const auto held = run(e, {{1, 2, 3}}, min_tokens)[0];
     EXPECT_EQ(held.tokens, (std::vector<int32_t>{3, 4, 5, 0, 0, 14}))
         << "eos masked for 5 tokens (all-zero logits → id 0)";
+}
+
+TEST(engine, a_broken_logits_row_fails_only_its_request) {
+    auto runner = std::make_unique<scripted_runner>(100);
+    runner->nan_after_token = 9; // the prompt ending in 9 gets NaN logits
+    engine e({}, std::move(runner));
+    const int64_t bad = e.add_request({1, 9}, greedy(4));
+    const int64_t good = e.add_request({1, 2}, greedy(4));
+    std::map<int64_t, request_output> last;
+    std::map<int64_t, int> n_tokens;
+    while (e.has_unfinished()) {
+        for (const request_output& o : e.step()) {
+            last[o.request_id] = o;
+            n_tokens[o.request_id] += static_cast<int>(o.new_token_ids.size());
+        }
+    }
+    EXPECT_EQ(last[bad].reason, finish_reason::abort);
+    EXPECT_NE(last[bad].error.find("NaN"), std::string::npos) << last[bad].error;
+    EXPECT_EQ(n_tokens[bad], 0);
+    EXPECT_EQ(last[good].reason, finish_reason::length);
+    EXPECT_EQ(n_tokens[good], 4);
+    EXPECT_EQ(e.stats().kv_blocks_free, e.stats().kv_blocks_total);
 }
 
 TEST(engine, stops_at_max_model_len) {
