@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "common/error.h"
+#include "common/histogram.h"
 #include "common/json_read.h"
 #include "common/npy.h"
 #include "common/text.h"
@@ -101,6 +102,25 @@ TEST(thread_pool, covers_the_range_once_and_rethrows) {
     int calls = 0;
     pool.parallel_for(5, 100, [&](int64_t b, int64_t e) { calls += static_cast<int>(e - b); }); // one range
     EXPECT_EQ(calls, 5);
+}
+
+} // namespace
+} // namespace llmfleet
+
+namespace llmfleet {
+namespace {
+
+TEST(histogram, cumulative_counts_sum_and_quantiles) {
+    histogram h({1.0, 2.0, 4.0});
+    for (const double v : {0.5, 1.0, 1.5, 3.0, 10.0}) {
+        h.observe(v);
+    }
+    EXPECT_EQ(h.cumulative_counts(), (std::vector<int64_t>{2, 3, 4, 5})) << "≤1: 0.5 and 1.0 (bounds inclusive)";
+    EXPECT_EQ(h.count(), 5);
+    EXPECT_DOUBLE_EQ(h.sum(), 16.0);
+    EXPECT_DOUBLE_EQ(h.quantile(0.4), 1.0) << "rank 2 is the top of the first bucket";
+    EXPECT_DOUBLE_EQ(h.quantile(0.5), 1.5) << "rank 2.5: halfway through (1, 2]";
+    EXPECT_DOUBLE_EQ(histogram({1.0}).quantile(0.5), 0.0);
 }
 
 } // namespace

@@ -11,6 +11,7 @@
 #include "engine/engine.h"
 #include "engine/reference_model.h"
 #include "model/make_model.h"
+#include "tests/engine/scripted_runner.h"
 #include "tests/test_support.h"
 
 namespace llmfleet::engine {
@@ -221,39 +222,6 @@ TEST(engine, stops_on_max_tokens_stop_ids_and_eos) {
     EXPECT_EQ(stopped.tokens, std::vector<int32_t>(free_run.tokens.begin(), first + 1)) << "the stop token is kept";
     EXPECT_EQ(stopped.reason, finish_reason::stop);
 }
-
-// A model runner whose logits prefer token (position + 1) % vocab, and eos from position eos_from on.
-class scripted_runner final : public model_runner {
-public:
-    explicit scripted_runner(int32_t eos_from) : _eos_from(eos_from) {
-        _config.vocab_size = 16;
-        _config.max_position_embeddings = 64;
-        _config.n_layers = 1;
-        _config.n_kv_heads = 1;
-        _config.head_dim = 2;
-        _config.eos_token_ids = {15, 14};
-    }
-    const model::model_config& config() const override { return _config; }
-    int32_t n_kv_blocks() const override { return 16; }
-    int32_t block_size() const override { return 4; }
-    void forward(const forward_batch& batch, std::span<float> logits) override {
-        std::fill(logits.begin(), logits.end(), 0.0f);
-        for (size_t i = 0; i < batch.logits_indices.size(); ++i) {
-            const int32_t token = batch.token_ids[batch.logits_indices[i]];
-            const int32_t pos = batch.positions[batch.logits_indices[i]];
-            logits[i * 16 + (pos + 1 >= _eos_from ? 14 : (pos + 1) % 14)] = 5.0f;
-            if (token == nan_after_token) {
-                logits[i * 16 + 3] = NAN; // a broken model output for this sequence only
-            }
-        }
-    }
-    int32_t nan_after_token = -1;
-    std::string describe() const override { return "scripted"; }
-
-private:
-    model::model_config _config;
-    int32_t _eos_from;
-};
 
 TEST(engine, eos_stops_unless_ignored) {
     engine e({}, std::make_unique<scripted_runner>(6));
