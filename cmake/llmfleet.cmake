@@ -35,15 +35,21 @@ endfunction()
 
 # llmfleet_add_library(<module> SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...])
 # Creates llmfleet_<module> with alias llmfleet::<module>; the include root is the repo root.
+# HEADERS (optional): the library's headers, for checkheaders; default: every *.h of the directory (a folder
+# holding several libraries names each one's headers).
 function(llmfleet_add_library module)
-    cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
+    cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS;HEADERS" ${ARGN})
     set(target llmfleet_${module})
     add_library(${target} STATIC ${ARG_SOURCES})
     add_library(llmfleet::${module} ALIAS ${target})
     target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR})
     target_link_libraries(${target} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
     llmfleet_target_defaults(${target})
-    file(GLOB headers CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.h)
+    if(ARG_HEADERS)
+        set(headers ${ARG_HEADERS})
+    else()
+        file(GLOB headers CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.h)
+    endif()
     get_property(all GLOBAL PROPERTY LLMFLEET_HEADERS)
     foreach(h ${headers})
         list(APPEND all "${h}|${target}")

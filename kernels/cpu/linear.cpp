@@ -17,14 +17,16 @@ namespace llmfleet::kernels::cpu {
 namespace {
 
 using vec16 = float __attribute__((vector_size(64)));
+// The same vector, readable at any float address (aligned 4, may alias floats).
+using vec16_unaligned = float __attribute__((vector_size(64), aligned(4), may_alias));
 
-__attribute__((always_inline)) inline vec16 load16(const float* p) {
-    vec16 v;
-    std::memcpy(&v, p, sizeof(v));
-    return v;
+// Helpers take and return vectors by reference only: a vector passed by value would change the calling
+// convention between the AVX-512, AVX2 and baseline clones (clang refuses that; GCC warns).
+inline const vec16_unaligned& load16(const float* p) {
+    return *reinterpret_cast<const vec16_unaligned*>(p);
 }
 
-__attribute__((always_inline)) inline float hsum(vec16 v) {
+inline float hsum(const vec16& v) {
     float s = 0;
     for (int i = 0; i < 16; ++i) {
         s += v[i];
@@ -33,12 +35,12 @@ __attribute__((always_inline)) inline float hsum(vec16 v) {
 }
 
 // y[t, o] for t in [0, m), o in [o_begin, o_end): each weight row once, 4 tokens at a time. Compiled for
-// AVX-512, AVX2+FMA and baseline x86-64; the loader picks one at startup (GCC function multiversioning).
+// AVX-512, AVX2 and baseline x86-64; the loader picks one at startup (GCC function multiversioning).
 // (2-row × 4-token blocks measured slower on the dev VM at every batch size, so rows go one at a time.)
-__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void small_m_rows(const float* x, const float* w,
-                                                                                   const float* bias, float* y,
-                                                                                   int64_t m, int64_t in, int64_t out,
-                                                                                   int64_t o_begin, int64_t o_end) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) void small_m_rows(const float* x, const float* w,
+                                                                               const float* bias, float* y, int64_t m,
+                                                                               int64_t in, int64_t out, int64_t o_begin,
+                                                                               int64_t o_end) {
     const int64_t in16 = in / 16 * 16;
     for (int64_t o = o_begin; o < o_end; ++o) {
         const float* wr = w + o * in;
