@@ -12,6 +12,7 @@ packages=(build-essential cmake ninja-build ccache pkg-config git
           coinor-libcbc-dev libopenblas-dev libpcre2-dev libicu-dev libboost-dev)
 if [ "${1:-}" = "--test" ]; then
     packages+=(python3-torch python3-numpy) # tests/reference: the independent forward pass
+    packages+=(curl)                        # tests/serve: HTTP-level checks of `llmfleet engine`
     # tests/reference/*.mjs: the independent tokenizers (tokenizers.js, js-tiktoken) run on node
     command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
@@ -27,8 +28,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# tests/reference/node_modules: tokenizers.js, js-tiktoken and @huggingface/jinja for the tokenizer cross-check.
-if [ "${1:-}" = "--test" ] && [ ! -d tests/reference/node_modules ] && command -v npm >/dev/null 2>&1; then
+# tests/reference/node_modules: tokenizers.js, js-tiktoken and @huggingface/jinja for the tokenizer cross-check,
+# and the official openai client for the server's end-to-end tests.
+if [ "${1:-}" = "--test" ] && [ ! -f tests/reference/node_modules/openai/package.json ] &&
+    command -v npm >/dev/null 2>&1; then
     (cd tests/reference && npm ci --no-audit --no-fund) ||
         echo "setup: WARNING: npm ci in tests/reference failed; test_tokenizer_crosscheck will be skipped" >&2
 fi

@@ -7,6 +7,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "engine/cpu_model_runner.h"
+
 namespace llmfleet::tools {
 
 // Returns the process exit code.
@@ -31,5 +33,13 @@ command add_check_model_command(CLI::App& app);
 // `llmfleet generate`: the CPU engine on --prompt / --chat / --prompt-ids (several → one batch). Exit 0, or 1
 // on bad input (bad ids, prompt too long, missing tokenizer for text prompts, bad sampling parameters).
 command add_generate_command(CLI::App& app);
+
+// `llmfleet engine`: the OpenAI-compatible server over the CPU engine. Exit 0 after SIGTERM/SIGINT (graceful),
+// 1 on bad flags or an unusable model.
+command add_engine_command(CLI::App& app);
+
+// The engine flags shared by generate and engine: --model, --kv-cache-gib, --block-size, scheduling limits,
+// --max-model-len, --no-prefix-caching, --no-chunked-prefill, --threads.
+void add_engine_flags(CLI::App* sub, engine::cpu_engine_options& options);
 
 } // namespace llmfleet::tools

@@ -30,8 +30,6 @@ struct generate_flags {
     std::vector<int32_t> stop_token_ids;
     std::string output = "text";
     std::string dump_logits;
-    bool no_prefix_caching = false;
-    bool no_chunked_prefill = false;
 };
 
 std::vector<int32_t> parse_ids(const std::string& text) {
@@ -113,8 +111,6 @@ nlohmann::json to_json(const result& r, bool with_text, int32_t logprobs) {
 }
 
 int run_generate(generate_flags& f) {
-    f.engine.engine.enable_prefix_caching = !f.no_prefix_caching;
-    f.engine.engine.scheduling.enable_chunked_prefill = !f.no_chunked_prefill;
     if (f.output != "text" && f.output != "json") {
         throw invalid_input(fmt::format("--output must be text or json, got '{}'", f.output));
     }
@@ -195,7 +191,6 @@ command add_generate_command(CLI::App& app) {
     auto f = std::make_shared<generate_flags>();
     f->sampling.max_tokens = 16;
     CLI::App* sub = app.add_subcommand("generate", "Generate from a Hugging Face model directory on the CPU engine");
-    sub->add_option("--model", f->engine.model_dir, "Hugging Face model directory")->required();
     sub->add_option("--prompt", f->prompt, "Prompt text (needs tokenizer.json)");
     sub->add_option("--prompt-ids", f->prompt_ids, "Prompt token ids, comma-separated; repeat to batch prompts");
     sub->add_option("--chat", f->chat, "Chat messages as OpenAI JSON, or @FILE");
@@ -216,18 +211,23 @@ command add_generate_command(CLI::App& app) {
     sub->add_option("--logprobs", f->sampling.logprobs, "Top-n logprobs per token in the JSON output");
     sub->add_option("--output", f->output, "text | json")->capture_default_str();
     sub->add_option("--dump-logits", f->dump_logits, "Write the raw logits of each generated token (.npy)");
-    sub->add_option("--kv-cache-gib", f->engine.kv_cache_gib, "KV pool size")->capture_default_str();
-    sub->add_option("--block-size", f->engine.block_size, "Tokens per KV block")->capture_default_str();
-    sub->add_option("--max-num-batched-tokens", f->engine.engine.scheduling.max_num_batched_tokens,
-                    "Token budget per step")
-        ->capture_default_str();
-    sub->add_option("--max-num-seqs", f->engine.engine.scheduling.max_num_seqs, "Running sequences at most")
-        ->capture_default_str();
-    sub->add_option("--max-model-len", f->engine.engine.max_model_len, "Context length (default: the model's)");
-    sub->add_flag("--no-prefix-caching", f->no_prefix_caching, "Disable the prefix cache");
-    sub->add_flag("--no-chunked-prefill", f->no_chunked_prefill, "Admit prompts only whole");
-    sub->add_option("--threads", f->engine.n_threads, "CPU threads (default: all, or LLMFLEET_THREADS)");
+    add_engine_flags(sub, f->engine);
     return command{sub, [f] { return run_generate(*f); }};
+}
+
+void add_engine_flags(CLI::App* sub, engine::cpu_engine_options& o) {
+    sub->add_option("--model", o.model_dir, "Hugging Face model directory")->required();
+    sub->add_option("--kv-cache-gib", o.kv_cache_gib, "KV pool size")->capture_default_str();
+    sub->add_option("--block-size", o.block_size, "Tokens per KV block")->capture_default_str();
+    sub->add_option("--max-num-batched-tokens", o.engine.scheduling.max_num_batched_tokens, "Token budget per step")
+        ->capture_default_str();
+    sub->add_option("--max-num-seqs", o.engine.scheduling.max_num_seqs, "Running sequences at most")
+        ->capture_default_str();
+    sub->add_option("--max-model-len", o.engine.max_model_len, "Context length (default: the model's)");
+    sub->add_flag("--no-prefix-caching{false}", o.engine.enable_prefix_caching, "Disable the prefix cache");
+    sub->add_flag("--no-chunked-prefill{false}", o.engine.scheduling.enable_chunked_prefill,
+                  "Admit prompts only whole");
+    sub->add_option("--threads", o.n_threads, "CPU threads (default: all, or LLMFLEET_THREADS)");
 }
 
 } // namespace llmfleet::tools

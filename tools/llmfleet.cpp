@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
         llmfleet::tools::add_make_model_command(app),
         llmfleet::tools::add_check_model_command(app),
         llmfleet::tools::add_generate_command(app),
+        llmfleet::tools::add_engine_command(app),
     };
     try {
         app.parse(argc, argv);

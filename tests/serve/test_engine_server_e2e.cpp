@@ -1,0 +1,214 @@
+// `llmfleet engine` end to end, as real processes on a tiny random model: the official OpenAI Node client
+// (completions, chat, streaming with include_usage, error cases), every error status at the HTTP level with
+// curl, a client that disconnects mid-stream (its request is aborted and its KV blocks freed), /metrics, and
+// a graceful exit 0 on SIGTERM.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <csignal>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include "model/make_model.h"
+#include "tests/test_support.h"
+
+namespace llmfleet {
+namespace {
+
+namespace fs = std::filesystem;
+const std::string tag = "test_engine_server_e2e";
+
+// A `llmfleet engine` child process on an ephemeral port; SIGTERM and exit status checked on stop().
+class engine_process {
+public:
+    explicit engine_process(const std::string& args) {
+        const std::string out = test::temp_path(tag, "engine.stdout." + std::to_string(++_count));
+        _pid = fork();
+        if (_pid == 0) {
+            const std::string cmd = "exec " + std::string(LLMFLEET_BINARY_DIR) + "/bin/llmfleet engine --port 0 " +
+                                    args + " >" + out + " 2>" + out + ".err";
+            execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+            _exit(127);
+        }
+        for (int i = 0; i < 300 && port == 0; ++i) { // up to 30 s for the startup line
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            const std::string text = test::slurp(out);
+            const size_t at = text.find("http://127.0.0.1:");
+            if (at != std::string::npos) {
+                port = std::stoi(text.substr(at + 17));
+            }
+        }
+    }
+    ~engine_process() {
+        if (_pid > 0) {
+            stop();
+        }
+    }
+    int stop() { // SIGTERM, then the exit code
+        kill(_pid, SIGTERM);
+        int status = 0;
+        waitpid(_pid, &status, 0);
+        _pid = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port) + path; }
+    int port = 0;
+
+private:
+    pid_t _pid = -1;
+    static inline int _count = 0;
+};
+
+std::string model_dir() {
+    static const std::string dir = [] {
+        const std::string d = test::temp_path(tag, "model");
+        fs::remove_all(d);
+        model::make_model({model::architecture::qwen2, "tiny", 5, model::dtype::bf16, 1, d});
+        return d;
+    }();
+    return dir;
+}
+
+struct http_reply {
+    int status = 0;
+    std::string body;
+};
+
+// POST (or GET when body is empty and method says so) with curl; returns status and body.
+http_reply curl(const std::string& method, const std::string& url, const std::string& body,
+                const std::string& extra = "") {
+    const std::string body_file = test::write_temp(tag, "request.json", body);
+    const std::string out = test::temp_path(tag, "curl.body");
+    const std::string cmd = "curl -s -o " + out + " -w '%{http_code}' -X " + method + " " + extra +
+                            (body.empty() ? "" : " -H 'content-type: application/json' --data-binary @" + body_file) +
+                            " '" + url + "' > " + out + ".code";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    return {std::atoi(test::slurp(out + ".code").c_str()), test::slurp(out)};
+}
+
+bool openai_client_available() {
+    return std::system("node --version >/dev/null 2>&1") == 0 &&
+           fs::exists(std::string(LLMFLEET_SOURCE_DIR) + "/tests/reference/node_modules/openai/package.json");
+}
+
+TEST(engine_server_e2e, official_openai_client) {
+    if (!openai_client_available()) {
+        GTEST_SKIP() << "node or tests/reference/node_modules/openai missing: run scripts/setup.sh --test";
+    }
+    engine_process engine("--model " + model_dir() + " --served-model-name tiny");
+    ASSERT_GT(engine.port, 0);
+    const std::string out = test::temp_path(tag, "openai.json");
+    const std::string cmd = "node " + std::string(LLMFLEET_SOURCE_DIR) + "/tests/reference/openai_client.mjs " +
+                            engine.url("/v1") + " tiny > " + out;
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    const auto j = nlohmann::json::parse(test::slurp(out));
+    EXPECT_EQ(j["completion"]["object"], "text_completion");
+    EXPECT_EQ(j["completion"]["usage"]["completion_tokens"], 6);
+    EXPECT_EQ(j["completion_stream"]["text"], j["completion"]["text"]) << "greedy: streamed = whole";
+    EXPECT_EQ(j["chat"]["role"], "assistant");
+    EXPECT_EQ(j["chat"]["finish_reason"], "length");
+    EXPECT_EQ(j["chat_stream"]["content"], j["chat"]["content"]);
+    EXPECT_EQ(j["chat_stream"]["roles"], nlohmann::json::array({"assistant"}));
+    EXPECT_EQ(j["chat_stream"]["finish_reasons"], nlohmann::json::array({"length"}));
+    EXPECT_EQ(j["chat_stream"]["usage"], j["chat"]["usage"]) << "the include_usage chunk";
+    EXPECT_EQ(j["unknown_model"]["status"], 404);
+    EXPECT_EQ(j["unknown_model"]["code"], "model_not_found");
+    EXPECT_EQ(j["bad_temperature"]["status"], 400);
+    EXPECT_EQ(j["bad_temperature"]["param"], "temperature");
+    EXPECT_EQ(j["models"], nlohmann::json::array({"tiny"}));
+    EXPECT_EQ(engine.stop(), 0) << "SIGTERM → graceful exit 0";
+}
+
+TEST(engine_server_e2e, error_statuses) {
+    engine_process engine("--model " + model_dir() +
+                          " --served-model-name tiny --api-key sekret --max-model-len 64 "
+                          "--max-body-bytes 4096");
+    ASSERT_GT(engine.port, 0);
+    const std::string key = "-H 'Authorization: Bearer sekret'";
+    const std::string url = engine.url("/v1/completions");
+    EXPECT_EQ(curl("POST", url, R"({"prompt":"hi","max_tokens":1})").status, 401);
+    EXPECT_EQ(curl("POST", url, R"({"prompt":"hi","max_tokens":1})", "-H 'Authorization: Bearer wrong'").status, 401);
+    http_reply r = curl("POST", url, R"({"prompt":"hi","max_tokens":2})", key);
+    EXPECT_EQ(r.status, 200) << r.body;
+    r = curl("POST", url, R"({"prompt": "hi", )", key);
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find("\"type\":\"invalid_request_error\""), std::string::npos) << r.body;
+    r = curl("POST", url, R"({"prompt":"hi","max_tokens":"many"})", key);
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find("\"param\":\"max_tokens\""), std::string::npos) << r.body;
+    r = curl("POST", url, "{\"prompt\":\"\xff\xfe\"}", key);
+    EXPECT_EQ(r.status, 400) << "invalid UTF-8: " << r.body;
+    r = curl("POST", url, R"({"model":"gpt-9","prompt":"hi"})", key);
+    EXPECT_EQ(r.status, 404);
+    std::string long_prompt = "[";
+    for (int i = 0; i < 80; ++i) {
+        long_prompt += (i ? "," : "") + std::to_string(i + 1);
+    }
+    r = curl("POST", url, R"({"prompt":)" + long_prompt + "]}", key);
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find("context_length_exceeded"), std::string::npos) << r.body;
+    EXPECT_EQ(curl("POST", url, "{\"prompt\":\"" + std::string(5000, 'a') + "\"}", key).status, 413);
+    EXPECT_EQ(curl("GET", url, "", key).status, 405);
+    EXPECT_EQ(curl("GET", engine.url("/v1/nothing"), "", key).status, 404);
+    EXPECT_EQ(curl("GET", engine.url("/health"), "").status, 200);
+    r = curl("POST", engine.url("/tokenize"), R"({"prompt":"hello world"})", key);
+    EXPECT_EQ(r.status, 200) << r.body;
+    const auto tokens = nlohmann::json::parse(r.body)["tokens"];
+    r = curl("POST", engine.url("/detokenize"), nlohmann::json({{"tokens", tokens}}).dump(), key);
+    EXPECT_EQ(nlohmann::json::parse(r.body)["prompt"], "hello world") << r.body;
+    EXPECT_EQ(engine.stop(), 0);
+}
+
+// Reads an SSE stream until the first `data:` event, then closes the socket.
+void read_first_event_then_disconnect(int port, const std::string& body) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    const std::string req = "POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                            "content-length: " +
+                            std::to_string(body.size()) + "\r\n\r\n" + body;
+    ASSERT_EQ(write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+    std::string got;
+    char buf[4096];
+    while (got.find("data:") == std::string::npos) {
+        const ssize_t n = read(fd, buf, sizeof(buf));
+        ASSERT_GT(n, 0) << got;
+        got.append(buf, static_cast<size_t>(n));
+    }
+    close(fd);
+}
+
+double metric(const std::string& text, const std::string& name) {
+    const size_t at = text.find("\n" + name);
+    return at == std::string::npos ? -1 : std::stod(text.substr(text.find(' ', at + 1) + 1));
+}
+
+TEST(engine_server_e2e, a_client_that_disconnects_aborts_its_request) {
+    engine_process engine("--model " + model_dir() + " --served-model-name m");
+    ASSERT_GT(engine.port, 0);
+    read_first_event_then_disconnect(
+        engine.port, R"({"prompt":[1,2,3],"max_tokens":2000,"ignore_eos":true,"temperature":0,"stream":true})");
+    std::string text;
+    for (int i = 0; i < 100; ++i) {
+        text = curl("GET", engine.url("/metrics"), "").body;
+        if (metric(text, "vllm:request_success_total{model_name=\"m\",finished_reason=\"abort\"}") == 1) {
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_EQ(metric(text, "vllm:request_success_total{model_name=\"m\",finished_reason=\"abort\"}"), 1) << text;
+    EXPECT_LT(metric(text, "vllm:generation_tokens_total{model_name=\"m\"}"), 2000);
+    EXPECT_EQ(metric(text, "vllm:kv_cache_usage_perc{model_name=\"m\"}"), 0) << "its KV blocks were freed";
+    EXPECT_EQ(metric(text, "vllm:num_requests_running{model_name=\"m\"}"), 0);
+    EXPECT_EQ(engine.stop(), 0);
+}
+
+} // namespace
+} // namespace llmfleet
