@@ -6,23 +6,16 @@
 #include <algorithm>
 
 #include "common/check.h"
+#include "common/hash.h"
 
 namespace llmfleet::engine {
 
 namespace {
 
-// splitmix64 finaliser: a cheap, well-mixed 64-bit hash step.
-uint64_t mix(uint64_t x) {
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
 uint64_t hash_block(uint64_t parent_hash, const int32_t* tokens, int32_t n) {
-    uint64_t h = mix(parent_hash ^ 0x6c6c6d666c656574ULL);
+    uint64_t h = splitmix64(parent_hash ^ 0x6c6c6d666c656574ULL);
     for (int32_t i = 0; i < n; ++i) {
-        h = mix(h ^ static_cast<uint32_t>(tokens[i]));
+        h = splitmix64(h ^ static_cast<uint32_t>(tokens[i]));
     }
     return h;
 }

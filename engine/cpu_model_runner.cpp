@@ -16,20 +16,6 @@ namespace llmfleet::engine {
 
 namespace cpu = kernels::cpu;
 
-void forward_batch::clear() {
-    token_ids.clear();
-    positions.clear();
-    slot_mapping.clear();
-    token_seq.clear();
-    seq_token_starts.assign(1, 0);
-    block_tables.clear();
-    logits_indices.clear();
-}
-
-int64_t kv_bytes_per_token(const model::model_config& config, int64_t bytes_per_element) {
-    return config.n_layers * 2 * config.kv_size() * bytes_per_element;
-}
-
 namespace {
 
 std::vector<float> concat(std::vector<std::vector<float>> parts) {
@@ -76,13 +62,7 @@ cpu_model_runner::cpu_model_runner(const std::string& model_dir, cpu_runner_opti
     if (!_config.tie_word_embeddings) {
         _lm_head = get("lm_head.weight");
     }
-    std::optional<kernels::ref::rope_llama3> scaling;
-    if (_config.rope_scaling) {
-        const auto& s = *_config.rope_scaling;
-        scaling = kernels::ref::rope_llama3{s.factor, s.low_freq_factor, s.high_freq_factor,
-                                            s.original_max_position_embeddings};
-    }
-    _inv_freq = kernels::ref::rope_inv_freq(_config.head_dim, _config.rope_theta, scaling);
+    _inv_freq = rope_inv_freq(_config);
 }
 
 int64_t cpu_model_runner::weight_bytes() const {

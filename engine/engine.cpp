@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "common/error.h"
+#include "common/hash.h"
 #include "common/log.h"
 #include "model/stream_decoder.h"
 
@@ -44,10 +45,7 @@ struct engine::request : sequence {
 namespace {
 
 uint64_t mix_seed(uint64_t seed, int64_t id) {
-    uint64_t x = seed ^ (static_cast<uint64_t>(id) * 0x9e3779b97f4a7c15ULL);
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
+    return mix64(seed ^ (static_cast<uint64_t>(id) * golden_gamma));
 }
 
 int32_t resolve_max_model_len(const engine_config& config, const model_runner& runner) {
@@ -85,7 +83,6 @@ engine::engine(engine_config config, std::unique_ptr<model_runner> runner,
       _scheduler(config.scheduling, _blocks, _clock),
       _pool(config.n_sampler_threads > 0 ? config.n_sampler_threads : default_thread_count()) {
     _max_model_len = resolve_max_model_len(config, *_runner);
-    _max_model_len_from_pool = _max_model_len < _runner->config().max_position_embeddings && config.max_model_len <= 0;
     for (const int64_t id : _runner->config().eos_token_ids) {
         _eos_ids.push_back(static_cast<int32_t>(id));
     }
@@ -106,8 +103,10 @@ int64_t engine::add_request(std::vector<int32_t> prompt, const sampling_params& 
         }
     }
     if (n_prompt >= _max_model_len) {
+        const bool pool_limits =
+            _config.max_model_len <= 0 && _max_model_len < _runner->config().max_position_embeddings;
         const std::string limit =
-            _max_model_len_from_pool
+            pool_limits
                 ? fmt::format("max_model_len, limited by the KV pool of {} blocks × {} tokens: raise --kv-cache-gib, "
                               "or ",
                               _blocks.n_blocks(), _blocks.block_size())

@@ -104,7 +104,6 @@ private:
     scheduler _scheduler;
     thread_pool _pool; // parallel sampling over sequences
     int32_t _max_model_len = 0;
-    bool _max_model_len_from_pool = false; // the KV pool, not the model, limits the context
     std::vector<int32_t> _eos_ids;
     int64_t _next_id = 0;
     std::unordered_map<int64_t, std::unique_ptr<request>> _requests;

@@ -48,4 +48,8 @@ public:
 // Bytes of KV cache per token: layers × 2 (K, V) × kv heads × head_dim × bytes per element.
 int64_t kv_bytes_per_token(const model::model_config& config, int64_t bytes_per_element);
 
+// The model's rotary inverse frequencies [head_dim / 2] (with its llama3 rope_scaling when configured): what
+// every backend and the reference forward pass rotate by.
+std::vector<float> rope_inv_freq(const model::model_config& config);
+
 } // namespace llmfleet::engine

@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 
 #include "common/error.h"
+#include "engine/model_runner.h"
 #include "kernels/ref/ops.h"
 #include "model/safetensors.h"
 #include "model/weights.h"
@@ -40,12 +41,7 @@ reference_model::reference_model(const std::string& model_dir) : _config(model::
     if (!_config.tie_word_embeddings) {
         _lm_head = get("lm_head.weight");
     }
-    std::optional<ref::rope_llama3> scaling;
-    if (_config.rope_scaling) {
-        const auto& s = *_config.rope_scaling;
-        scaling = ref::rope_llama3{s.factor, s.low_freq_factor, s.high_freq_factor, s.original_max_position_embeddings};
-    }
-    _inv_freq = ref::rope_inv_freq(_config.head_dim, _config.rope_theta, scaling);
+    _inv_freq = rope_inv_freq(_config);
 }
 
 std::vector<float> reference_model::forward(const std::vector<int32_t>& ids) const {

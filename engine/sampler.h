@@ -31,6 +31,15 @@ struct sampling_params {
     bool include_stop_str_in_output = false;
     int32_t logprobs = -1; // < 0 → none; n ≥ 0 → the sampled token's logprob plus the top n (n ≤ 20)
 
+    // Greedy decoding of exactly n_tokens tokens (eos does not stop it): benchmarks and consistency tests.
+    static sampling_params fixed_length_greedy(int32_t n_tokens) {
+        sampling_params p;
+        p.temperature = 0;
+        p.max_tokens = n_tokens;
+        p.ignore_eos = true;
+        return p;
+    }
+
     // Throws llmfleet::error (invalid_argument) naming the field, its value and the allowed range, e.g.
     // "sampling: top_p must be in (0, 1], got 1.5". top_k accepts every value.
     void validate(int64_t vocab_size) const;

@@ -61,14 +61,6 @@ double measure_sgemm_gflops() {
     return 2.0 * n * n * n / best_s / 1e9;
 }
 
-sampling_params greedy(int32_t max_tokens) {
-    sampling_params p;
-    p.temperature = 0;
-    p.max_tokens = max_tokens;
-    p.ignore_eos = true;
-    return p;
-}
-
 std::vector<int32_t> prompt(int32_t n, int32_t salt, int64_t vocab = 150000) {
     std::vector<int32_t> ids(n);
     for (int32_t i = 0; i < n; ++i) {
@@ -109,7 +101,7 @@ double engine_overhead_us(int64_t vocab, int32_t n_threads) {
     c.n_sampler_threads = n_threads;
     engine::engine e(c, std::make_unique<null_runner>(vocab));
     for (int32_t i = 0; i < 256; ++i) {
-        e.add_request(prompt(512, i, vocab), greedy(1 << 20));
+        e.add_request(prompt(512, i, vocab), sampling_params::fixed_length_greedy(1 << 20));
     }
     e.step();                                     // all prefills
     const int n_steps = vocab > 1000 ? 20 : 2000; // 256 × (512 + 2000) tokens fit the pool: no preemption
@@ -179,7 +171,7 @@ int main(int argc, char** argv) {
     const model::model_config& c = e->model_config();
 
     // Prefill: one 512-token prompt in one step.
-    e->add_request(prompt(512, 1), greedy(1));
+    e->add_request(prompt(512, 1), sampling_params::fixed_length_greedy(1));
     double t0 = now_s();
     while (e->has_unfinished()) {
         e->step();
@@ -203,7 +195,7 @@ int main(int argc, char** argv) {
         auto eng = make();
         const int32_t n_prompt = 64;
         for (int32_t i = 0; i < batch; ++i) {
-            eng->add_request(prompt(n_prompt, i + 10), greedy(decode_steps + 1));
+            eng->add_request(prompt(n_prompt, i + 10), sampling_params::fixed_length_greedy(decode_steps + 1));
         }
         eng->step(); // prefill all and sample the first token
         t0 = now_s();

@@ -119,19 +119,25 @@ void engine_loop::deliver(const engine::request_output& out, double now_s) {
     }
 }
 
+void engine_loop::abort_engine_request(int64_t engine_id, const std::string& why) {
+    if (!_engine->abort(engine_id)) {
+        return; // it finished in the meantime; its last output was delivered
+    }
+    engine::request_output out;
+    out.request_id = engine_id;
+    out.finished = true;
+    out.reason = engine::finish_reason::abort;
+    out.error = why;
+    deliver(out, _clock.now_s());
+}
+
 void engine_loop::abort_all() {
     std::vector<int64_t> ids;
     for (const auto& [lid, eid] : _engine_id_of) {
         ids.push_back(eid);
     }
     for (const int64_t eid : ids) {
-        _engine->abort(eid);
-        engine::request_output out;
-        out.request_id = eid;
-        out.finished = true;
-        out.reason = engine::finish_reason::abort;
-        out.error = "the engine is shutting down";
-        deliver(out, _clock.now_s());
+        abort_engine_request(eid, "the engine is shutting down");
     }
 }
 
@@ -154,12 +160,8 @@ void engine_loop::run() {
         admit(batch);
         for (const int64_t lid : aborts) {
             const auto it = _engine_id_of.find(lid);
-            if (it != _engine_id_of.end() && _engine->abort(it->second)) {
-                engine::request_output out;
-                out.request_id = it->second;
-                out.finished = true;
-                out.reason = engine::finish_reason::abort;
-                deliver(out, _clock.now_s());
+            if (it != _engine_id_of.end()) {
+                abort_engine_request(it->second, "");
             }
         }
         aborts.clear();

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -88,6 +89,8 @@ private:
     void run();
     void admit(std::vector<submission>& batch);
     void deliver(const engine::request_output& out, double now_s);
+    // Aborts it in the engine and delivers its final output (reason abort, error `why`), if it was running.
+    void abort_engine_request(int64_t engine_id, const std::string& why);
     void abort_all();
 
     std::unique_ptr<engine::engine> _engine;

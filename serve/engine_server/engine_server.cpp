@@ -256,12 +256,41 @@ bool engine_server::authorized(const http_request& req, http_responder& out) con
     return false;
 }
 
+std::optional<api_error> engine_server::check_model(const std::string& model) const {
+    if (model.empty() || model == _options.model_name) {
+        return std::nullopt;
+    }
+    api_error e;
+    e.http_status = 404;
+    e.type = "not_found_error";
+    e.message = fmt::format("the model `{}` does not exist; this server serves `{}`", model, _options.model_name);
+    e.param = "model";
+    e.code = "model_not_found";
+    return e;
+}
+
+std::shared_ptr<engine_server::generation> engine_server::new_generation(std::shared_ptr<http_responder> out, bool chat,
+                                                                         const generation_options& options,
+                                                                         const std::string& model, bool want_logprobs) {
+    auto g = std::make_shared<generation>();
+    g->out = std::move(out);
+    g->loop = &_loop;
+    g->tokenizer = _loop.tokenizer();
+    g->chat = chat;
+    g->stream = options.stream;
+    g->want_logprobs = want_logprobs;
+    g->meta.id = random_response_id(chat ? "chatcmpl-" : "cmpl-");
+    g->meta.created = unix_now_s();
+    g->meta.model = model.empty() ? _options.model_name : model;
+    g->meta.include_usage = options.include_usage;
+    return g;
+}
+
 void engine_server::handle_completion(const http_request& req, std::shared_ptr<http_responder> out, bool chat) {
     if (!authorized(req, *out)) {
         return;
     }
     const model::tokenizer* tok = _loop.tokenizer();
-    auto g = std::make_shared<generation>();
     std::vector<std::vector<int32_t>> prompts;
     try {
         if (chat) {
@@ -270,6 +299,9 @@ void engine_server::handle_completion(const http_request& req, std::shared_ptr<h
                 return send_error(*out, *e);
             }
             chat_request& c = std::get<chat_request>(parsed);
+            if (const auto e = check_model(c.model)) {
+                return send_error(*out, *e);
+            }
             if (tok == nullptr || !_options.chat_template) {
                 return send_error(*out,
                                   invalid_request(tok == nullptr ? "this model has no tokenizer.json, so it "
@@ -282,27 +314,17 @@ void engine_server::handle_completion(const http_request& req, std::shared_ptr<h
             const std::string text =
                 model::apply_chat_template(*_options.chat_template, c.messages, c.add_generation_prompt);
             prompts.push_back(tok->encode(text, /*add_special_tokens=*/false));
-            g->want_logprobs = c.logprobs;
-            g->meta.id = random_response_id("chatcmpl-");
-            g->stream = c.options.stream;
-            g->meta.include_usage = c.options.include_usage;
-            for (int32_t k = 0; k < c.options.n; ++k) {
-                g->choices.emplace_back();
-            }
-            g->n_prompt_tokens = static_cast<int64_t>(prompts[0].size());
-            g->meta.model = c.model.empty() ? _options.model_name : c.model;
-            g->chat = true;
-            g->out = out;
-            g->loop = &_loop;
-            g->tokenizer = tok;
-            g->meta.created = unix_now_s();
-            return submit(g, prompts, c.options, c.model);
+            return submit(new_generation(out, true, c.options, c.model, c.logprobs), prompts, c.options);
         }
         auto parsed = parse_completion_request(req.body);
         if (const auto* e = std::get_if<api_error>(&parsed)) {
             return send_error(*out, *e);
         }
         completion_request& c = std::get<completion_request>(parsed);
+        if (const auto e = check_model(c.model)) {
+            return send_error(*out, *e);
+        }
+        auto g = new_generation(out, false, c.options, c.model, c.options.sampling.logprobs >= 0);
         for (const prompt_input& p : c.prompts) {
             if (p.is_tokens) {
                 prompts.push_back(p.token_ids);
@@ -313,40 +335,21 @@ void engine_server::handle_completion(const http_request& req, std::shared_ptr<h
             } else {
                 prompts.push_back(tok->encode(p.text, /*add_special_tokens=*/true));
             }
-            for (int32_t k = 0; k < c.options.n; ++k) {
-                g->choices.emplace_back();
-                if (c.echo) {
-                    g->echo_prefix.push_back(p.is_tokens && tok != nullptr ? tok->decode(p.token_ids) : p.text);
-                }
+            for (int32_t k = 0; k < c.options.n && c.echo; ++k) {
+                g->echo_prefix.push_back(p.is_tokens && tok != nullptr ? tok->decode(p.token_ids) : p.text);
             }
-            g->n_prompt_tokens += static_cast<int64_t>(prompts.back().size());
         }
-        g->want_logprobs = c.options.sampling.logprobs >= 0;
-        g->meta.id = random_response_id("cmpl-");
-        g->stream = c.options.stream;
-        g->meta.include_usage = c.options.include_usage;
-        g->chat = false;
-        g->out = out;
-        g->loop = &_loop;
-        g->tokenizer = tok;
-        g->meta.created = unix_now_s();
-        g->meta.model = c.model.empty() ? _options.model_name : c.model;
-        submit(g, prompts, c.options, c.model);
+        submit(g, prompts, c.options);
     } catch (const error& e) {
         send_error(*out, to_api_error(e)); // a tokenizer or template refusal
     }
 }
 
 void engine_server::submit(const std::shared_ptr<generation>& g, const std::vector<std::vector<int32_t>>& prompts,
-                           const generation_options& options, const std::string& model) {
-    if (!model.empty() && model != _options.model_name) {
-        api_error e;
-        e.http_status = 404;
-        e.type = "not_found_error";
-        e.message = fmt::format("the model `{}` does not exist; this server serves `{}`", model, _options.model_name);
-        e.param = "model";
-        e.code = "model_not_found";
-        return send_error(*g->out, e);
+                           const generation_options& options) {
+    g->choices.resize(prompts.size() * static_cast<size_t>(options.n));
+    for (const auto& p : prompts) {
+        g->n_prompt_tokens += static_cast<int64_t>(p.size());
     }
     // Resolve every choice's max_tokens before anything is submitted: a bad request submits nothing.
     std::vector<int32_t> max_tokens;

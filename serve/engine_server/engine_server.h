@@ -40,9 +40,15 @@ public:
 private:
     struct generation;
     void handle_completion(const http_request& req, std::shared_ptr<http_responder> out, bool chat);
-    // Checks the model name and every choice's max_tokens, then submits one engine request per choice.
+    // A 404 unless `model` is empty or the served name.
+    std::optional<api_error> check_model(const std::string& model) const;
+    // The response state of a new request (what chat and completions share).
+    std::shared_ptr<generation> new_generation(std::shared_ptr<http_responder> out, bool chat,
+                                               const generation_options& options, const std::string& model,
+                                               bool want_logprobs);
+    // Checks every prompt's max_tokens, then submits one engine request per prompt × n.
     void submit(const std::shared_ptr<generation>& g, const std::vector<std::vector<int32_t>>& prompts,
-                const generation_options& options, const std::string& model);
+                const generation_options& options);
     bool authorized(const http_request& req, http_responder& out) const;
 
     engine_loop& _loop;

@@ -64,14 +64,6 @@ std::unique_ptr<engine> make_engine(const std::string& dir, const setup& s) {
     return make_cpu_engine(o);
 }
 
-sampling_params greedy(int32_t max_tokens) {
-    sampling_params p;
-    p.temperature = 0;
-    p.max_tokens = max_tokens;
-    p.ignore_eos = true;
-    return p;
-}
-
 // Runs every prompt (added together) to completion; results by request order.
 std::vector<generation> run(engine& e, const std::vector<std::vector<int32_t>>& prompts,
                             const sampling_params& params) {
@@ -118,7 +110,7 @@ const std::vector<std::vector<int32_t>>& prompts() {
 // Each generated token's logits equal the reference forward pass over prompt + the tokens before it.
 void expect_matches_reference(const std::string& dir) {
     auto e = make_engine(dir, {});
-    const auto got = run(*e, prompts(), greedy(6));
+    const auto got = run(*e, prompts(), sampling_params::fixed_length_greedy(6));
     const reference_model ref(dir);
     const int64_t vocab = ref.config().vocab_size;
     for (size_t i = 0; i < prompts().size(); ++i) {
@@ -151,11 +143,11 @@ TEST(engine, matches_the_reference_forward_f32_qwen2) {
 TEST(engine, batched_equals_one_at_a_time) {
     const std::string dir = make("qwen2.bf16", model::architecture::qwen2, model::dtype::bf16);
     auto batched = make_engine(dir, {});
-    const auto together = run(*batched, prompts(), greedy(8));
+    const auto together = run(*batched, prompts(), sampling_params::fixed_length_greedy(8));
     std::vector<generation> alone;
     for (const auto& p : prompts()) {
         auto e = make_engine(dir, {});
-        alone.push_back(run(*e, {p}, greedy(8))[0]);
+        alone.push_back(run(*e, {p}, sampling_params::fixed_length_greedy(8))[0]);
     }
     expect_same(together, alone, "batched vs alone");
 }
@@ -164,7 +156,8 @@ TEST(engine, chunked_prefill_equals_whole_prefill) {
     const std::string dir = make("qwen2.bf16", model::architecture::qwen2, model::dtype::bf16);
     auto chunked = make_engine(dir, {.budget = 7});
     auto whole = make_engine(dir, {});
-    expect_same(run(*chunked, prompts(), greedy(8)), run(*whole, prompts(), greedy(8)), "chunked vs whole");
+    expect_same(run(*chunked, prompts(), sampling_params::fixed_length_greedy(8)),
+                run(*whole, prompts(), sampling_params::fixed_length_greedy(8)), "chunked vs whole");
 }
 
 TEST(engine, preempted_and_resumed_equals_uninterrupted) {
@@ -173,9 +166,9 @@ TEST(engine, preempted_and_resumed_equals_uninterrupted) {
     auto small = make_engine(dir, {.kv_cache_gib = 32.0 * 1024 / (1 << 30), .block_size = 4, .prefix_caching = false});
     auto large = make_engine(dir, {.block_size = 4, .prefix_caching = false});
     const std::vector<std::vector<int32_t>> p = {prompt(20, 5), prompt(18, 6), prompt(15, 7)};
-    const auto a = run(*small, p, greedy(20));
+    const auto a = run(*small, p, sampling_params::fixed_length_greedy(20));
     EXPECT_GT(small->stats().n_preemptions, 0) << "the pool was meant to force preemption";
-    expect_same(a, run(*large, p, greedy(20)), "preempted vs uninterrupted");
+    expect_same(a, run(*large, p, sampling_params::fixed_length_greedy(20)), "preempted vs uninterrupted");
 }
 
 TEST(engine, prefix_cache_hit_equals_miss) {
@@ -185,12 +178,12 @@ TEST(engine, prefix_cache_hit_equals_miss) {
     second.push_back(3);
     second.push_back(4);
     auto cached = make_engine(dir, {.block_size = 8});
-    run(*cached, {shared}, greedy(2));
-    const auto hit = run(*cached, {second}, greedy(6));
+    run(*cached, {shared}, sampling_params::fixed_length_greedy(2));
+    const auto hit = run(*cached, {second}, sampling_params::fixed_length_greedy(6));
     EXPECT_EQ(hit[0].n_cached_tokens, 40) << "five full blocks of 8 shared";
     EXPECT_EQ(cached->stats().prefix_cache.n_hit_tokens, 40);
     auto uncached = make_engine(dir, {.block_size = 8, .prefix_caching = false});
-    const auto miss = run(*uncached, {second}, greedy(6));
+    const auto miss = run(*uncached, {second}, sampling_params::fixed_length_greedy(6));
     EXPECT_EQ(miss[0].n_cached_tokens, 0);
     expect_same(hit, miss, "prefix hit vs miss");
 }
@@ -213,9 +206,9 @@ TEST(engine, seeded_sampling_is_independent_of_the_batch) {
 TEST(engine, stops_on_max_tokens_stop_ids_and_eos) {
     const std::string dir = make("qwen2.bf16", model::architecture::qwen2, model::dtype::bf16);
     auto e = make_engine(dir, {});
-    const auto free_run = run(*e, {prompts()[1]}, greedy(10))[0];
+    const auto free_run = run(*e, {prompts()[1]}, sampling_params::fixed_length_greedy(10))[0];
     EXPECT_EQ(free_run.reason, finish_reason::length);
-    sampling_params stop_at = greedy(10);
+    sampling_params stop_at = sampling_params::fixed_length_greedy(10);
     stop_at.stop_token_ids = {free_run.tokens[3]};
     const auto stopped = run(*e, {prompts()[1]}, stop_at)[0];
     const auto first = std::find(free_run.tokens.begin(), free_run.tokens.end(), free_run.tokens[3]);
@@ -226,16 +219,16 @@ TEST(engine, stops_on_max_tokens_stop_ids_and_eos) {
 TEST(engine, eos_stops_unless_ignored) {
     engine e({}, std::make_unique<scripted_runner>(6));
     const auto stopped = run(e, {{1, 2, 3}}, [] {
-        sampling_params p = greedy(10);
+        sampling_params p = sampling_params::fixed_length_greedy(10);
         p.ignore_eos = false;
         return p;
     }())[0];
     EXPECT_EQ(stopped.tokens, (std::vector<int32_t>{3, 4, 5, 14})) << "eos id 14 (the second eos) ends it, kept";
     EXPECT_EQ(stopped.reason, finish_reason::stop);
-    const auto ignored = run(e, {{1, 2, 3}}, greedy(5))[0];
+    const auto ignored = run(e, {{1, 2, 3}}, sampling_params::fixed_length_greedy(5))[0];
     EXPECT_EQ(ignored.tokens, (std::vector<int32_t>{3, 4, 5, 14, 14}));
     EXPECT_EQ(ignored.reason, finish_reason::length);
-    sampling_params min_tokens = greedy(10);
+    sampling_params min_tokens = sampling_params::fixed_length_greedy(10);
     min_tokens.ignore_eos = false;
     min_tokens.min_tokens = 5;
     const auto held = run(e, {{1, 2, 3}}, min_tokens)[0];
@@ -247,8 +240,8 @@ TEST(engine, a_broken_logits_row_fails_only_its_request) {
     auto runner = std::make_unique<scripted_runner>(100);
     runner->nan_after_token = 9; // the prompt ending in 9 gets NaN logits
     engine e({}, std::move(runner));
-    const int64_t bad = e.add_request({1, 9}, greedy(4));
-    const int64_t good = e.add_request({1, 2}, greedy(4));
+    const int64_t bad = e.add_request({1, 9}, sampling_params::fixed_length_greedy(4));
+    const int64_t good = e.add_request({1, 2}, sampling_params::fixed_length_greedy(4));
     std::map<int64_t, request_output> last;
     std::map<int64_t, int> n_tokens;
     while (e.has_unfinished()) {
@@ -269,7 +262,7 @@ TEST(engine, stops_at_max_model_len) {
     engine_config c;
     c.max_model_len = 8;
     engine e(c, std::make_unique<scripted_runner>(100));
-    const auto g = run(e, {{1, 2, 3}}, greedy(50))[0];
+    const auto g = run(e, {{1, 2, 3}}, sampling_params::fixed_length_greedy(50))[0];
     EXPECT_EQ(g.tokens.size(), 5u) << "3 prompt + 5 generated = max_model_len 8";
     EXPECT_EQ(g.reason, finish_reason::length);
 }
@@ -279,7 +272,7 @@ TEST(engine, streamed_text_and_stop_strings) {
     auto e = make_engine(dir, {});
     ASSERT_NE(e->tokenizer(), nullptr) << "make-model writes tokenizer.json";
     const std::vector<int32_t> p = e->tokenizer()->encode("The quick brown fox", false);
-    const generation free_run = run(*e, {p}, greedy(24))[0];
+    const generation free_run = run(*e, {p}, sampling_params::fixed_length_greedy(24))[0];
     EXPECT_EQ(free_run.text, e->tokenizer()->decode(free_run.tokens, /*skip_special_tokens=*/true))
         << "the streamed deltas add up to the decoded text";
     ASSERT_GE(free_run.text.size(), 6u);
@@ -288,7 +281,7 @@ TEST(engine, streamed_text_and_stop_strings) {
     // the text before it is returned, and no delta ever contained it.
     const std::string stop = free_run.text.substr(free_run.text.size() / 2, 3);
     const size_t first = free_run.text.find(stop);
-    sampling_params with_stop = greedy(24);
+    sampling_params with_stop = sampling_params::fixed_length_greedy(24);
     with_stop.stop = {"never-appears", stop};
     const generation stopped = run(*e, {p}, with_stop)[0];
     EXPECT_EQ(stopped.reason, finish_reason::stop);
@@ -302,8 +295,8 @@ TEST(engine, streamed_text_and_stop_strings) {
 TEST(engine, abort_frees_the_request) {
     const std::string dir = make("qwen2.bf16", model::architecture::qwen2, model::dtype::bf16);
     auto e = make_engine(dir, {});
-    const int64_t a = e->add_request(prompts()[3], greedy(50));
-    const int64_t b = e->add_request(prompts()[2], greedy(3));
+    const int64_t a = e->add_request(prompts()[3], sampling_params::fixed_length_greedy(50));
+    const int64_t b = e->add_request(prompts()[2], sampling_params::fixed_length_greedy(3));
     e->step();
     EXPECT_TRUE(e->abort(a));
     EXPECT_FALSE(e->abort(a));
@@ -319,21 +312,24 @@ TEST(engine, bad_requests_get_clear_errors) {
     const std::string dir = make("qwen2.bf16", model::architecture::qwen2, model::dtype::bf16);
     auto e = make_engine(dir, {});
     EXPECT_NE(test::error_of([&] {
-                  e->add_request({1, 512, 3}, greedy(1));
+                  e->add_request({1, 512, 3}, sampling_params::fixed_length_greedy(1));
               }).find("prompt token 512 at index 1 is outside the vocabulary [0, 512)"),
               std::string::npos);
-    EXPECT_NE(test::error_of([&] { e->add_request({}, greedy(1)); }).find("the prompt is empty"), std::string::npos);
     EXPECT_NE(test::error_of([&] {
-                  e->add_request(std::vector<int32_t>(2048, 1), greedy(1));
+                  e->add_request({}, sampling_params::fixed_length_greedy(1));
+              }).find("the prompt is empty"),
+              std::string::npos);
+    EXPECT_NE(test::error_of([&] {
+                  e->add_request(std::vector<int32_t>(2048, 1), sampling_params::fixed_length_greedy(1));
               }).find("the prompt has 2048 tokens but the context is 2048 tokens"),
               std::string::npos);
-    sampling_params bad = greedy(1);
+    sampling_params bad = sampling_params::fixed_length_greedy(1);
     bad.top_p = 1.5;
     EXPECT_NE(test::error_of([&] { e->add_request({1}, bad); }).find("top_p"), std::string::npos);
     // A pool of two 16-token blocks cannot hold a 40-token prompt.
     auto tiny = make_engine(dir, {.kv_cache_gib = 2.0 * 16 * 512 / (1 << 30), .block_size = 16});
     EXPECT_EQ(tiny->max_model_len(), 32);
-    EXPECT_NE(test::error_of([&] { tiny->add_request(prompt(40, 1), greedy(20)); })
+    EXPECT_NE(test::error_of([&] { tiny->add_request(prompt(40, 1), sampling_params::fixed_length_greedy(20)); })
                   .find("the prompt has 40 tokens but the context is 32 tokens (max_model_len, limited by the KV pool "
                         "of 2 blocks × 16 tokens: raise --kv-cache-gib"),
               std::string::npos);

@@ -16,14 +16,6 @@ namespace {
 
 using engine::finish_reason;
 
-engine::sampling_params greedy(int32_t max_tokens) {
-    engine::sampling_params p;
-    p.temperature = 0;
-    p.max_tokens = max_tokens;
-    p.ignore_eos = true;
-    return p;
-}
-
 std::unique_ptr<engine::engine> make_engine(std::chrono::milliseconds delay = {}) {
     auto runner = std::make_unique<engine::scripted_runner>(100);
     runner->step_delay = delay;
@@ -70,7 +62,8 @@ TEST(engine_loop, serves_requests_from_many_threads) {
             for (int i = 0; i < per_thread; ++i) {
                 auto& c = cs[t * per_thread + i];
                 c = std::make_unique<collector>();
-                ASSERT_TRUE(loop.submit({1, 2, 3}, greedy(5), {}, c->callback()).is_ok());
+                ASSERT_TRUE(
+                    loop.submit({1, 2, 3}, engine::sampling_params::fixed_length_greedy(5), {}, c->callback()).is_ok());
             }
         });
     }
@@ -96,14 +89,14 @@ TEST(engine_loop, serves_requests_from_many_threads) {
 TEST(engine_loop, a_bad_request_fails_through_its_callback) {
     engine_loop loop(make_engine(), {});
     collector c;
-    ASSERT_TRUE(loop.submit({1, 99}, greedy(5), {}, c.callback()).is_ok());
+    ASSERT_TRUE(loop.submit({1, 99}, engine::sampling_params::fixed_length_greedy(5), {}, c.callback()).is_ok());
     c.done.get_future().wait();
     ASSERT_TRUE(c.failure.has_value());
     EXPECT_EQ(c.failure->code(), status_code::invalid_argument);
     EXPECT_NE(c.failure->message().find("prompt token 99 at index 1 is outside the vocabulary [0, 16)"),
               std::string::npos);
     collector ok; // the loop keeps serving
-    ASSERT_TRUE(loop.submit({1}, greedy(2), {}, ok.callback()).is_ok());
+    ASSERT_TRUE(loop.submit({1}, engine::sampling_params::fixed_length_greedy(2), {}, ok.callback()).is_ok());
     ok.done.get_future().wait();
     EXPECT_EQ(ok.tokens.size(), 2u);
 }
@@ -111,22 +104,23 @@ TEST(engine_loop, a_bad_request_fails_through_its_callback) {
 TEST(engine_loop, bounds_the_requests_in_flight) {
     engine_loop loop(make_engine(std::chrono::milliseconds(5)), {.max_pending_requests = 2});
     collector a, b, c;
-    ASSERT_TRUE(loop.submit({1}, greedy(20), {}, a.callback()).is_ok());
-    ASSERT_TRUE(loop.submit({1}, greedy(20), {}, b.callback()).is_ok());
-    const result<int64_t> third = loop.submit({1}, greedy(20), {}, c.callback());
+    ASSERT_TRUE(loop.submit({1}, engine::sampling_params::fixed_length_greedy(20), {}, a.callback()).is_ok());
+    ASSERT_TRUE(loop.submit({1}, engine::sampling_params::fixed_length_greedy(20), {}, b.callback()).is_ok());
+    const result<int64_t> third = loop.submit({1}, engine::sampling_params::fixed_length_greedy(20), {}, c.callback());
     ASSERT_FALSE(third.is_ok());
     EXPECT_EQ(third.error_status().code(), status_code::resource_exhausted);
     EXPECT_NE(third.error_status().message().find("2 requests in flight"), std::string::npos);
     a.done.get_future().wait();
     b.done.get_future().wait();
-    EXPECT_TRUE(loop.submit({1}, greedy(1), {}, c.callback()).is_ok()) << "room again once they finished";
+    EXPECT_TRUE(loop.submit({1}, engine::sampling_params::fixed_length_greedy(1), {}, c.callback()).is_ok())
+        << "room again once they finished";
     c.done.get_future().wait();
 }
 
 TEST(engine_loop, abort_ends_a_running_request) {
     engine_loop loop(make_engine(std::chrono::milliseconds(2)), {});
     collector c;
-    const result<int64_t> id = loop.submit({1}, greedy(50), {}, c.callback());
+    const result<int64_t> id = loop.submit({1}, engine::sampling_params::fixed_length_greedy(50), {}, c.callback());
     ASSERT_TRUE(id.is_ok());
     c.first_token.get_future().wait();
     loop.abort(id.value());
@@ -142,17 +136,18 @@ TEST(engine_loop, graceful_stop_drains_and_immediate_stop_aborts) {
     {
         engine_loop loop(make_engine(std::chrono::milliseconds(1)), {});
         collector c;
-        ASSERT_TRUE(loop.submit({1}, greedy(10), {}, c.callback()).is_ok());
+        ASSERT_TRUE(loop.submit({1}, engine::sampling_params::fixed_length_greedy(10), {}, c.callback()).is_ok());
         loop.stop(30); // drains: the request runs to its end
         EXPECT_EQ(c.last->reason, finish_reason::length);
         EXPECT_EQ(c.tokens.size(), 10u);
-        const result<int64_t> late = loop.submit({1}, greedy(1), {}, collector().callback());
+        const result<int64_t> late =
+            loop.submit({1}, engine::sampling_params::fixed_length_greedy(1), {}, collector().callback());
         ASSERT_FALSE(late.is_ok());
         EXPECT_EQ(late.error_status().code(), status_code::unavailable);
     }
     engine_loop loop(make_engine(std::chrono::milliseconds(2)), {});
     collector c;
-    ASSERT_TRUE(loop.submit({1}, greedy(50), {}, c.callback()).is_ok());
+    ASSERT_TRUE(loop.submit({1}, engine::sampling_params::fixed_length_greedy(50), {}, c.callback()).is_ok());
     c.first_token.get_future().wait();
     loop.stop(0);
     EXPECT_EQ(c.last->reason, finish_reason::abort);

@@ -314,15 +314,27 @@ void add_stream_route(http_server& server, late_threads& late, stream_probe& pro
     });
 }
 
-TEST(http_server, stream_sends_each_chunk_before_the_next_is_written) {
-    stream_probe probe; // declared first: the late threads use it until joined
+// A started server with the /stream route. Members in this order: the late threads use the probe until joined.
+struct stream_server {
+    stream_probe probe;
     late_threads late;
-    auto server = std::make_unique<http_server>(http_server_options{});
-    add_stream_route(*server, late, probe);
-    server->start();
+    std::unique_ptr<http_server> server = std::make_unique<http_server>(http_server_options{});
+    stream_server() {
+        add_stream_route(*server, late, probe);
+        server->start();
+    }
+    // Sends GET /stream on c and returns the response head.
+    response open_stream(client& c) {
+        c.send(get("/stream"));
+        return read_head(c);
+    }
+};
+
+TEST(http_server, stream_sends_each_chunk_before_the_next_is_written) {
+    stream_server s;
+    auto& [probe, late, server] = s;
     client c(server->port());
-    c.send(get("/stream"));
-    response head = read_head(c);
+    response head = s.open_stream(c);
     EXPECT_EQ(head.status, 200);
     EXPECT_EQ(head.headers["content-type"], "text/event-stream");
     EXPECT_EQ(head.headers["cache-control"], "no-cache");
@@ -337,14 +349,10 @@ TEST(http_server, stream_sends_each_chunk_before_the_next_is_written) {
 }
 
 TEST(http_server, on_disconnect_fires_when_the_client_leaves_mid_stream) {
-    stream_probe probe; // declared first: the late threads use it until joined
-    late_threads late;
-    auto server = std::make_unique<http_server>(http_server_options{});
-    add_stream_route(*server, late, probe);
-    server->start();
+    stream_server s;
+    auto& [probe, late, server] = s;
     client c(server->port());
-    c.send(get("/stream"));
-    read_head(c);
+    s.open_stream(c);
     EXPECT_EQ(read_chunk(c), "data: one\n\n");
     c.close();
     EXPECT_EQ(probe.disconnected.get_future().wait_for(3s), std::future_status::ready);
@@ -440,15 +448,11 @@ TEST(http_server, malformed_request_gets_400_and_close) {
 }
 
 TEST(http_server, graceful_shutdown_finishes_the_stream_then_stops) {
-    stream_probe probe; // declared first: the late threads use it until joined
-    late_threads late;
-    auto server = std::make_unique<http_server>(http_server_options{});
-    add_stream_route(*server, late, probe);
-    server->start();
+    stream_server s;
+    auto& [probe, late, server] = s;
     const uint16_t port = server->port();
     client c(port);
-    c.send(get("/stream"));
-    read_head(c);
+    s.open_stream(c);
     EXPECT_EQ(read_chunk(c), "data: one\n\n");
     auto stopped = std::async(std::launch::async, [&] { return server->shutdown(3s); });
     bool refused = false;
@@ -467,14 +471,10 @@ TEST(http_server, graceful_shutdown_finishes_the_stream_then_stops) {
 }
 
 TEST(http_server, shutdown_cuts_a_stream_that_outlives_the_grace_period) {
-    stream_probe probe; // declared first: the late threads use it until joined
-    late_threads late;
-    auto server = std::make_unique<http_server>(http_server_options{});
-    add_stream_route(*server, late, probe);
-    server->start();
+    stream_server s;
+    auto& [probe, late, server] = s;
     client c(server->port());
-    c.send(get("/stream"));
-    read_head(c);
+    s.open_stream(c);
     EXPECT_EQ(read_chunk(c), "data: one\n\n");
     EXPECT_FALSE(server->shutdown(100ms));
     EXPECT_TRUE(c.closed_within(2s));
