@@ -38,6 +38,14 @@ command add_generate_command(CLI::App& app);
 // 1 on bad flags or an unusable model.
 command add_engine_command(CLI::App& app);
 
+// `llmfleet router`: the OpenAI-compatible router over pools of engines. Exit 0 after SIGTERM/SIGINT (graceful), 1 on
+// bad flags, a bad config or routing table.
+command add_router_command(CLI::App& app);
+
+// `llmfleet bench`: a load generator like `vllm bench serve`. Exit 0 when the run completed (even with request
+// errors, which it reports by reason), 1 on bad flags or when the server cannot be reached at all.
+command add_bench_command(CLI::App& app);
+
 // The engine flags shared by generate and engine: --model, --kv-cache-gib, --block-size, scheduling limits,
 // --max-model-len, --no-prefix-caching, --no-chunked-prefill, --threads.
 void add_engine_flags(CLI::App* sub, engine::cpu_engine_options& options);

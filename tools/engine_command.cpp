@@ -89,6 +89,8 @@ command add_engine_command(CLI::App& app) {
         ->capture_default_str();
     sub->add_option("--max-body-bytes", f->server.http.max_body_bytes, "Request body limit (413 beyond)")
         ->capture_default_str();
+    sub->add_option("--max-connections", f->server.http.max_connections, "Open connections beyond this get 503")
+        ->capture_default_str();
     sub->add_option("--drain-s", f->drain_s, "On SIGTERM, let in-flight requests finish for this long")
         ->capture_default_str();
     return command{sub, [f] { return run_engine(*f); }};

@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
         llmfleet::tools::add_check_model_command(app),
         llmfleet::tools::add_generate_command(app),
         llmfleet::tools::add_engine_command(app),
+        llmfleet::tools::add_router_command(app),
+        llmfleet::tools::add_bench_command(app),
     };
     try {
         app.parse(argc, argv);

@@ -9,6 +9,8 @@
 #include <mutex>
 
 #include "common/log.h"
+#include "common/prometheus.h"
+#include "serve/http/openai_http.h"
 #include "serve/http/openai_response.h"
 
 namespace llmfleet::serve {
@@ -16,14 +18,6 @@ namespace llmfleet::serve {
 namespace {
 
 constexpr std::string_view json_type = "application/json";
-
-void send_error(http_responder& out, const api_error& e) {
-    http_header_list extra;
-    if (e.http_status == 429) {
-        extra.emplace_back("retry-after", "1");
-    }
-    out.respond(e.http_status, json_type, e.to_json(), extra);
-}
 
 int64_t unix_now_s() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -75,7 +69,7 @@ struct engine_server::generation {
             out->write(sse_done());
             out->finish();
         } else {
-            send_error(*out, e);
+            send_api_error(*out, e);
         }
     }
 
@@ -201,14 +195,14 @@ engine_server::engine_server(engine_loop& loop, engine_server_options options)
         }
         const auto parsed = parse_tokenize_request(r.body);
         if (const auto* e = std::get_if<api_error>(&parsed)) {
-            return send_error(*o, *e);
+            return send_api_error(*o, *e);
         }
         const tokenize_request& t = std::get<tokenize_request>(parsed);
         const model::tokenizer* tok = _loop.tokenizer();
         if (tok == nullptr || (t.is_chat && !_options.chat_template)) {
-            return send_error(*o, invalid_request(tok == nullptr ? "this model has no tokenizer.json"
-                                                                 : "this model has no chat template; start the "
-                                                                   "engine with --chat-template chatml|llama3"));
+            return send_api_error(*o, invalid_request(tok == nullptr ? "this model has no tokenizer.json"
+                                                                     : "this model has no chat template; start the "
+                                                                       "engine with --chat-template chatml|llama3"));
         }
         const std::string text =
             t.is_chat ? model::apply_chat_template(*_options.chat_template, t.messages, t.add_generation_prompt)
@@ -222,17 +216,17 @@ engine_server::engine_server(engine_loop& loop, engine_server_options options)
         }
         const auto parsed = parse_detokenize_request(r.body);
         if (const auto* e = std::get_if<api_error>(&parsed)) {
-            return send_error(*o, *e);
+            return send_api_error(*o, *e);
         }
         const model::tokenizer* tok = _loop.tokenizer();
         if (tok == nullptr) {
-            return send_error(*o, invalid_request("this model has no tokenizer.json"));
+            return send_api_error(*o, invalid_request("this model has no tokenizer.json"));
         }
         try {
             o->respond(200, json_type,
                        dump(detokenize_response(tok->decode(std::get<detokenize_request>(parsed).tokens))));
         } catch (const error& e) {
-            send_error(*o, invalid_request(e.what(), "tokens"));
+            send_api_error(*o, invalid_request(e.what(), "tokens"));
         }
     });
 }
@@ -244,16 +238,7 @@ void engine_server::start() {
 }
 
 bool engine_server::authorized(const http_request& req, http_responder& out) const {
-    if (_options.api_key.empty() || req.headers.get("authorization") == "Bearer " + _options.api_key) {
-        return true;
-    }
-    api_error e;
-    e.http_status = 401;
-    e.type = "authentication_error";
-    e.message = "missing or wrong API key: send the header `Authorization: Bearer <key>`";
-    e.code = "invalid_api_key";
-    send_error(out, e);
-    return false;
+    return authorize(req, _options.api_key, out);
 }
 
 std::optional<api_error> engine_server::check_model(const std::string& model) const {
@@ -296,20 +281,20 @@ void engine_server::handle_completion(const http_request& req, std::shared_ptr<h
         if (chat) {
             auto parsed = parse_chat_request(req.body);
             if (const auto* e = std::get_if<api_error>(&parsed)) {
-                return send_error(*out, *e);
+                return send_api_error(*out, *e);
             }
             chat_request& c = std::get<chat_request>(parsed);
             if (const auto e = check_model(c.model)) {
-                return send_error(*out, *e);
+                return send_api_error(*out, *e);
             }
             if (tok == nullptr || !_options.chat_template) {
-                return send_error(*out,
-                                  invalid_request(tok == nullptr ? "this model has no tokenizer.json, so it "
-                                                                   "cannot serve chat; use /v1/completions "
-                                                                   "with token ids"
-                                                                 : "this model has no chat template; start "
-                                                                   "the engine with --chat-template chatml|llama3",
-                                                  "messages"));
+                return send_api_error(*out,
+                                      invalid_request(tok == nullptr ? "this model has no tokenizer.json, so it "
+                                                                       "cannot serve chat; use /v1/completions "
+                                                                       "with token ids"
+                                                                     : "this model has no chat template; start "
+                                                                       "the engine with --chat-template chatml|llama3",
+                                                      "messages"));
             }
             const std::string text =
                 model::apply_chat_template(*_options.chat_template, c.messages, c.add_generation_prompt);
@@ -318,20 +303,21 @@ void engine_server::handle_completion(const http_request& req, std::shared_ptr<h
         }
         auto parsed = parse_completion_request(req.body);
         if (const auto* e = std::get_if<api_error>(&parsed)) {
-            return send_error(*out, *e);
+            return send_api_error(*out, *e);
         }
         completion_request& c = std::get<completion_request>(parsed);
         if (const auto e = check_model(c.model)) {
-            return send_error(*out, *e);
+            return send_api_error(*out, *e);
         }
         auto g = new_generation(out, false, c.options, c.model, c.options.sampling.logprobs >= 0);
         for (const prompt_input& p : c.prompts) {
             if (p.is_tokens) {
                 prompts.push_back(p.token_ids);
             } else if (tok == nullptr) {
-                return send_error(*out, invalid_request("this model has no tokenizer.json: give the prompt as token "
-                                                        "ids",
-                                                        "prompt"));
+                return send_api_error(*out,
+                                      invalid_request("this model has no tokenizer.json: give the prompt as token "
+                                                      "ids",
+                                                      "prompt"));
             } else {
                 prompts.push_back(tok->encode(p.text, /*add_special_tokens=*/true));
             }
@@ -341,7 +327,7 @@ void engine_server::handle_completion(const http_request& req, std::shared_ptr<h
         }
         submit(g, prompts, c.options);
     } catch (const error& e) {
-        send_error(*out, to_api_error(e)); // a tokenizer or template refusal
+        send_api_error(*out, to_api_error(e)); // a tokenizer or template refusal
     }
 }
 
@@ -356,7 +342,7 @@ void engine_server::submit(const std::shared_ptr<generation>& g, const std::vect
     for (const auto& p : prompts) {
         const auto resolved = resolve_max_tokens(options, _loop.max_model_len(), static_cast<int32_t>(p.size()));
         if (const auto* e = std::get_if<api_error>(&resolved)) {
-            return send_error(*g->out, *e);
+            return send_api_error(*g->out, *e);
         }
         max_tokens.push_back(std::get<int32_t>(resolved));
     }
@@ -391,41 +377,38 @@ void engine_server::submit(const std::shared_ptr<generation>& g, const std::vect
 
 std::string engine_server::metrics_text() const {
     const loop_metrics m = _loop.metrics();
-    const std::string label = fmt::format("model_name=\"{}\"", _options.model_name);
-    std::string s;
-    auto gauge = [&](std::string_view name, std::string_view help, double v) {
-        s += fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n{0}{{{2}}} {3}\n", name, help, label, v);
+    const prometheus_labels label = {{"model_name", _options.model_name}};
+    prometheus_text p;
+    const auto one = [&](std::string_view name, std::string_view type, std::string_view help, double v) {
+        p.family(name, type, help);
+        p.sample(name, label, v);
     };
-    auto counter = [&](std::string_view name, std::string_view help, double v) {
-        s += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0}{{{2}}} {3}\n", name, help, label, v);
+    const auto hist = [&](std::string_view name, std::string_view help, const histogram& h) {
+        p.family(name, "histogram", help);
+        p.histogram_samples(name, label, h);
     };
-    auto hist = [&](std::string_view name, std::string_view help, const histogram& h) {
-        s += fmt::format("# HELP {0} {1}\n# TYPE {0} histogram\n", name, help);
-        const std::vector<int64_t> cum = h.cumulative_counts();
-        for (size_t i = 0; i < h.upper_bounds().size(); ++i) {
-            s += fmt::format("{}_bucket{{{},le=\"{}\"}} {}\n", name, label, h.upper_bounds()[i], cum[i]);
-        }
-        s += fmt::format("{0}_bucket{{{1},le=\"+Inf\"}} {2}\n{0}_sum{{{1}}} {3}\n{0}_count{{{1}}} {2}\n", name, label,
-                         h.count(), h.sum());
-    };
-    gauge("vllm:num_requests_running", "Requests in the running batch.", m.n_running);
-    gauge("vllm:num_requests_waiting", "Requests waiting to be scheduled.", m.n_waiting);
-    gauge("vllm:kv_cache_usage_perc", "KV-cache usage (1 = full).", m.kv_cache_usage);
-    counter("vllm:prompt_tokens_total", "Prompt tokens of admitted requests.", static_cast<double>(m.n_prompt_tokens));
-    counter("vllm:generation_tokens_total", "Generated tokens.", static_cast<double>(m.n_generation_tokens));
-    counter("vllm:num_preemptions_total", "Preemptions (recompute).", static_cast<double>(m.n_preemptions));
-    counter("vllm:prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache.",
-            static_cast<double>(m.n_prefix_query_tokens));
-    counter("vllm:prefix_cache_hits_total", "Prompt tokens found in the prefix cache.",
-            static_cast<double>(m.n_prefix_hit_tokens));
-    s += "# HELP vllm:request_success_total Finished requests by reason.\n# TYPE vllm:request_success_total counter\n";
-    s += fmt::format("vllm:request_success_total{{{},finished_reason=\"stop\"}} {}\n", label, m.n_finished_stop);
-    s += fmt::format("vllm:request_success_total{{{},finished_reason=\"length\"}} {}\n", label, m.n_finished_length);
-    s += fmt::format("vllm:request_success_total{{{},finished_reason=\"abort\"}} {}\n", label, m.n_finished_abort);
+    one("vllm:num_requests_running", "gauge", "Requests in the running batch.", m.n_running);
+    one("vllm:num_requests_waiting", "gauge", "Requests waiting to be scheduled.", m.n_waiting);
+    one("vllm:kv_cache_usage_perc", "gauge", "KV-cache usage (1 = full).", m.kv_cache_usage);
+    one("vllm:prompt_tokens_total", "counter", "Prompt tokens of admitted requests.",
+        static_cast<double>(m.n_prompt_tokens));
+    one("vllm:generation_tokens_total", "counter", "Generated tokens.", static_cast<double>(m.n_generation_tokens));
+    one("vllm:num_preemptions_total", "counter", "Preemptions (recompute).", static_cast<double>(m.n_preemptions));
+    one("vllm:prefix_cache_queries_total", "counter", "Prompt tokens looked up in the prefix cache.",
+        static_cast<double>(m.n_prefix_query_tokens));
+    one("vllm:prefix_cache_hits_total", "counter", "Prompt tokens found in the prefix cache.",
+        static_cast<double>(m.n_prefix_hit_tokens));
+    p.family("vllm:request_success_total", "counter", "Finished requests by reason.");
+    const std::pair<const char*, int64_t> finished[] = {
+        {"stop", m.n_finished_stop}, {"length", m.n_finished_length}, {"abort", m.n_finished_abort}};
+    for (const auto& [reason, n] : finished) {
+        p.sample("vllm:request_success_total", {{"model_name", _options.model_name}, {"finished_reason", reason}},
+                 static_cast<double>(n));
+    }
     hist("vllm:time_to_first_token_seconds", "Time to first token.", m.ttft_s);
     hist("vllm:time_per_output_token_seconds", "Time per output token after the first.", m.tpot_s);
     hist("vllm:e2e_request_latency_seconds", "End-to-end request latency.", m.e2e_s);
-    return s;
+    return p.text();
 }
 
 } // namespace llmfleet::serve

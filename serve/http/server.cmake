@@ -6,8 +6,10 @@ llmfleet_add_library(http_server
         ${CMAKE_CURRENT_SOURCE_DIR}/http_server.cpp
         ${CMAKE_CURRENT_SOURCE_DIR}/http_connection.cpp
         ${CMAKE_CURRENT_SOURCE_DIR}/http_responder.cpp
+        ${CMAKE_CURRENT_SOURCE_DIR}/http_endpoint.cpp
     HEADERS
         ${CMAKE_CURRENT_SOURCE_DIR}/http_request.h
+        ${CMAKE_CURRENT_SOURCE_DIR}/http_endpoint.h
         ${CMAKE_CURRENT_SOURCE_DIR}/http_server.h
         ${CMAKE_CURRENT_SOURCE_DIR}/http_connection.h
     PUBLIC_DEPS llmfleet::common Threads::Threads

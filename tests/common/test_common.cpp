@@ -9,6 +9,7 @@
 #include "common/histogram.h"
 #include "common/json_read.h"
 #include "common/npy.h"
+#include "common/prometheus.h"
 #include "common/text.h"
 #include "common/thread_pool.h"
 
@@ -121,6 +122,34 @@ TEST(histogram, cumulative_counts_sum_and_quantiles) {
     EXPECT_DOUBLE_EQ(h.quantile(0.4), 1.0) << "rank 2 is the top of the first bucket";
     EXPECT_DOUBLE_EQ(h.quantile(0.5), 1.5) << "rank 2.5: halfway through (1, 2]";
     EXPECT_DOUBLE_EQ(histogram({1.0}).quantile(0.5), 0.0);
+}
+
+} // namespace
+} // namespace llmfleet
+
+namespace llmfleet {
+namespace {
+
+TEST(prometheus_text, families_samples_escaping_and_histograms) {
+    prometheus_text p;
+    p.family("x_total", "counter", "Things.");
+    p.sample("x_total", {{"pool", "a\"b\\c\nd"}}, 3);
+    p.sample("x_total", {}, 0.5);
+    histogram h({0.1, 1.0});
+    h.observe(0.05);
+    h.observe(0.5);
+    h.observe(7);
+    p.family("lat_seconds", "histogram", "Latency.");
+    p.histogram_samples("lat_seconds", {{"pool", "p"}}, h);
+    EXPECT_EQ(p.text(), "# HELP x_total Things.\n# TYPE x_total counter\n"
+                        "x_total{pool=\"a\\\"b\\\\c\\nd\"} 3\n"
+                        "x_total 0.5\n"
+                        "# HELP lat_seconds Latency.\n# TYPE lat_seconds histogram\n"
+                        "lat_seconds_bucket{pool=\"p\",le=\"0.1\"} 1\n"
+                        "lat_seconds_bucket{pool=\"p\",le=\"1\"} 2\n"
+                        "lat_seconds_bucket{pool=\"p\",le=\"+Inf\"} 3\n"
+                        "lat_seconds_sum{pool=\"p\"} 7.55\n"
+                        "lat_seconds_count{pool=\"p\"} 3\n");
 }
 
 } // namespace

@@ -4,17 +4,13 @@
 // a graceful exit 0 on SIGTERM.
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <csignal>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
 #include "model/make_model.h"
-#include "tests/test_support.h"
+#include "tests/serve/e2e_support.h"
 
 namespace llmfleet {
 namespace {
@@ -22,45 +18,9 @@ namespace {
 namespace fs = std::filesystem;
 const std::string tag = "test_engine_server_e2e";
 
-// A `llmfleet engine` child process on an ephemeral port; SIGTERM and exit status checked on stop().
-class engine_process {
-public:
-    explicit engine_process(const std::string& args) {
-        const std::string out = test::temp_path(tag, "engine.stdout." + std::to_string(++_count));
-        _pid = fork();
-        if (_pid == 0) {
-            const std::string cmd = "exec " + std::string(LLMFLEET_BINARY_DIR) + "/bin/llmfleet engine --port 0 " +
-                                    args + " >" + out + " 2>" + out + ".err";
-            execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
-            _exit(127);
-        }
-        for (int i = 0; i < 300 && port == 0; ++i) { // up to 30 s for the startup line
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            const std::string text = test::slurp(out);
-            const size_t at = text.find("http://127.0.0.1:");
-            if (at != std::string::npos) {
-                port = std::stoi(text.substr(at + 17));
-            }
-        }
-    }
-    ~engine_process() {
-        if (_pid > 0) {
-            stop();
-        }
-    }
-    int stop() { // SIGTERM, then the exit code
-        kill(_pid, SIGTERM);
-        int status = 0;
-        waitpid(_pid, &status, 0);
-        _pid = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    }
-    std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port) + path; }
-    int port = 0;
-
-private:
-    pid_t _pid = -1;
-    static inline int _count = 0;
+// `llmfleet engine --port 0 ARGS` as a child process.
+struct engine_process : test::server_process {
+    explicit engine_process(const std::string& args) : test::server_process(tag, "engine --port 0 " + args) {}
 };
 
 std::string model_dir() {
@@ -73,21 +33,9 @@ std::string model_dir() {
     return dir;
 }
 
-struct http_reply {
-    int status = 0;
-    std::string body;
-};
-
-// POST (or GET when body is empty and method says so) with curl; returns status and body.
-http_reply curl(const std::string& method, const std::string& url, const std::string& body,
-                const std::string& extra = "") {
-    const std::string body_file = test::write_temp(tag, "request.json", body);
-    const std::string out = test::temp_path(tag, "curl.body");
-    const std::string cmd = "curl -s -o " + out + " -w '%{http_code}' -X " + method + " " + extra +
-                            (body.empty() ? "" : " -H 'content-type: application/json' --data-binary @" + body_file) +
-                            " '" + url + "' > " + out + ".code";
-    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    return {std::atoi(test::slurp(out + ".code").c_str()), test::slurp(out)};
+test::http_reply curl(const std::string& method, const std::string& url, const std::string& body,
+                      const std::string& extra = "") {
+    return test::curl(tag, method, url, body, extra);
 }
 
 bool openai_client_available() {
@@ -132,7 +80,7 @@ TEST(engine_server_e2e, error_statuses) {
     const std::string url = engine.url("/v1/completions");
     EXPECT_EQ(curl("POST", url, R"({"prompt":"hi","max_tokens":1})").status, 401);
     EXPECT_EQ(curl("POST", url, R"({"prompt":"hi","max_tokens":1})", "-H 'Authorization: Bearer wrong'").status, 401);
-    http_reply r = curl("POST", url, R"({"prompt":"hi","max_tokens":2})", key);
+    test::http_reply r = curl("POST", url, R"({"prompt":"hi","max_tokens":2})", key);
     EXPECT_EQ(r.status, 200) << r.body;
     r = curl("POST", url, R"({"prompt": "hi", )", key);
     EXPECT_EQ(r.status, 400);
@@ -163,38 +111,14 @@ TEST(engine_server_e2e, error_statuses) {
     EXPECT_EQ(engine.stop(), 0);
 }
 
-// Reads an SSE stream until the first `data:` event, then closes the socket.
-void read_first_event_then_disconnect(int port, const std::string& body) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    const std::string req = "POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
-                            "content-length: " +
-                            std::to_string(body.size()) + "\r\n\r\n" + body;
-    ASSERT_EQ(write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
-    std::string got;
-    char buf[4096];
-    while (got.find("data:") == std::string::npos) {
-        const ssize_t n = read(fd, buf, sizeof(buf));
-        ASSERT_GT(n, 0) << got;
-        got.append(buf, static_cast<size_t>(n));
-    }
-    close(fd);
-}
-
-double metric(const std::string& text, const std::string& name) {
-    const size_t at = text.find("\n" + name);
-    return at == std::string::npos ? -1 : std::stod(text.substr(text.find(' ', at + 1) + 1));
-}
+using test::metric;
 
 TEST(engine_server_e2e, a_client_that_disconnects_aborts_its_request) {
     engine_process engine("--model " + model_dir() + " --served-model-name m");
     ASSERT_GT(engine.port, 0);
-    read_first_event_then_disconnect(
+    const int fd = test::open_stream(
         engine.port, R"({"prompt":[1,2,3],"max_tokens":2000,"ignore_eos":true,"temperature":0,"stream":true})");
+    close(fd);
     std::string text;
     for (int i = 0; i < 100; ++i) {
         text = curl("GET", engine.url("/metrics"), "").body;
@@ -207,6 +131,38 @@ TEST(engine_server_e2e, a_client_that_disconnects_aborts_its_request) {
     EXPECT_LT(metric(text, "vllm:generation_tokens_total{model_name=\"m\"}"), 2000);
     EXPECT_EQ(metric(text, "vllm:kv_cache_usage_perc{model_name=\"m\"}"), 0) << "its KV blocks were freed";
     EXPECT_EQ(metric(text, "vllm:num_requests_running{model_name=\"m\"}"), 0);
+    EXPECT_EQ(engine.stop(), 0);
+}
+
+// 429 from the pending bound (with retry-after) and 503 from the connection cap, each while another client holds a
+// stream open; the server keeps serving once the stream ends.
+TEST(engine_server_e2e, overload_statuses) {
+    engine_process engine("--model " + model_dir() +
+                          " --served-model-name m --max-pending-requests 1 --max-connections 2");
+    ASSERT_GT(engine.port, 0);
+    const std::string body = R"({"prompt":[1,2,3],"max_tokens":2000,"ignore_eos":true,"stream":true})";
+    const int fd = test::open_stream(engine.port, body);
+    ASSERT_GE(fd, 0);
+    test::http_reply r = curl("POST", engine.url("/v1/completions"), R"({"prompt":[1],"max_tokens":1})");
+    EXPECT_EQ(r.status, 429) << r.body;
+    EXPECT_NE(r.headers.find("retry-after:"), std::string::npos) << r.headers;
+    EXPECT_NE(r.body.find("max_pending_requests"), std::string::npos) << "names the limit: " << r.body;
+    const int idle = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(engine.port));
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    ASSERT_EQ(connect(idle, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0); // holds the second slot
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    r = curl("GET", engine.url("/health"), "");
+    EXPECT_EQ(r.status, 503) << "over --max-connections: " << r.body;
+    close(idle);
+    close(fd); // the stream's client leaves: its request is aborted
+    for (int i = 0; i < 100 && r.status != 200; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        r = curl("POST", engine.url("/v1/completions"), R"({"prompt":[1],"max_tokens":1})");
+    }
+    EXPECT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(engine.stop(), 0);
 }
 
