@@ -1,6 +1,7 @@
-// libFuzzer target: any bytes as the body of /v1/completions, /v1/chat/completions, /tokenize and /detokenize.
-// Each parse returns a request or an api_error and never throws, crashes or overflows the stack; an error's
-// body is valid JSON, and a parsed request resolves max_tokens without throwing.
+// libFuzzer target: any bytes as the body of /v1/completions, /v1/chat/completions, /tokenize and /detokenize, and
+// through the router's scan of the routing fields. Each parse returns a request or an api_error and never throws,
+// crashes or overflows the stack; an error's body is valid JSON, and a parsed request resolves max_tokens without
+// throwing.
 // Build: CXX=clang++ cmake -S . -B build-fuzz -DLLMFLEET_FUZZ=ON && cmake --build build-fuzz --target
 // fuzz_openai_request Run:   build-fuzz/bin/fuzz_openai_request -max_total_time=120
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "serve/http/openai_request.h"
+#include "serve/http/openai_route_scan.h"
 
 namespace {
 
@@ -55,5 +57,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     check(parse_tokenize_request(body));
     check(parse_detokenize_request(body));
+    const auto completion_scan = scan_route_fields(body, false, true);
+    check(completion_scan);
+    const auto chat_scan = scan_route_fields(body, true, false);
+    check(chat_scan);
     return 0;
 }

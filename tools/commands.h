@@ -4,10 +4,12 @@
 #pragma once
 
 #include <functional>
+#include <future>
 
 #include <CLI/CLI.hpp>
 
 #include "engine/cpu_model_runner.h"
+#include "serve/http/http_server.h"
 
 namespace llmfleet::tools {
 
@@ -45,6 +47,10 @@ command add_router_command(CLI::App& app);
 // `llmfleet bench`: a load generator like `vllm bench serve`. Exit 0 when the run completed (even with request
 // errors, which it reports by reason), 1 on bad flags or when the server cannot be reached at all.
 command add_bench_command(CLI::App& app);
+
+// A future that gets the first SIGINT/SIGTERM number the server sees (later signals are ignored while stopping).
+// note: call before http.start().
+std::future<int> first_signal(serve::http_server& http);
 
 // The engine flags shared by generate and engine: --model, --kv-cache-gib, --block-size, scheduling limits,
 // --max-model-len, --no-prefix-caching, --no-chunked-prefill, --threads.

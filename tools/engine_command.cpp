@@ -51,21 +51,14 @@ int run_engine(engine_flags& f) {
     const std::string backend = eng->runner().describe();
     serve::engine_loop loop(std::move(eng), {f.max_pending_requests});
     serve::engine_server server(loop, f.server);
-    std::promise<int> signalled;
-    server.http().on_signal([&signalled](int sig) {
-        try {
-            signalled.set_value(sig);
-        } catch (const std::future_error&) {
-            // a second signal while stopping: the first one is being handled
-        }
-    });
+    std::future<int> signalled = first_signal(server.http());
     server.start();
     fmt::print("llmfleet engine: serving `{}` on http://{}:{} ({}; max_model_len {}; chat template {}; API key {})\n",
                f.server.model_name, f.server.http.host, server.port(), backend, loop.max_model_len(),
                f.server.chat_template ? std::string(to_string(*f.server.chat_template)) : "none",
                f.server.api_key.empty() ? "off" : "on");
     std::fflush(stdout);
-    const int sig = signalled.get_future().get();
+    const int sig = signalled.get();
     LLMFLEET_LOG_INFO("signal {}: stopping (drain up to {} s)", sig, f.drain_s);
     server.http().stop_accepting();
     loop.stop(f.drain_s);

@@ -16,12 +16,9 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.set_version_flag("--version", "llmfleet 0.1.0");
     const std::vector<llmfleet::tools::command> commands = {
-        llmfleet::tools::add_plan_command(app),
-        llmfleet::tools::add_make_model_command(app),
-        llmfleet::tools::add_check_model_command(app),
-        llmfleet::tools::add_generate_command(app),
-        llmfleet::tools::add_engine_command(app),
-        llmfleet::tools::add_router_command(app),
+        llmfleet::tools::add_plan_command(app),        llmfleet::tools::add_make_model_command(app),
+        llmfleet::tools::add_check_model_command(app), llmfleet::tools::add_generate_command(app),
+        llmfleet::tools::add_engine_command(app),      llmfleet::tools::add_router_command(app),
         llmfleet::tools::add_bench_command(app),
     };
     try {

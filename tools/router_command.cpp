@@ -94,19 +94,12 @@ int run_router(router_flags& f) {
     const std::string host = o.http.host;
     const bool has_key = !o.api_key.empty();
     serve::router_server server(std::move(o));
-    std::promise<int> signalled;
-    server.http().on_signal([&signalled](int sig) {
-        try {
-            signalled.set_value(sig);
-        } catch (const std::future_error&) {
-            // a second signal while stopping: the first one is being handled
-        }
-    });
+    std::future<int> signalled = first_signal(server.http());
     server.start();
     fmt::print("llmfleet router: routing [{}] on http://{}:{} (policy {}; routing table {}; API key {})\n",
                fmt::join(described, "; "), host, server.port(), f.policy, table, has_key ? "on" : "off");
     std::fflush(stdout);
-    const int sig = signalled.get_future().get();
+    const int sig = signalled.get();
     LLMFLEET_LOG_INFO("signal {}: stopping (drain up to {} s)", sig, f.drain_s);
     server.http().shutdown(std::chrono::milliseconds(static_cast<int64_t>(f.drain_s * 1000)));
     return 0;

@@ -15,6 +15,9 @@
 #include <thread>
 #include <unistd.h>
 
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
 #include "tests/test_support.h"
 
 namespace llmfleet::test {
@@ -160,6 +163,38 @@ inline int open_stream(int port, const std::string& body, const std::string& pat
 inline double metric(const std::string& text, const std::string& name) {
     const size_t at = text.find("\n" + name + " ");
     return at == std::string::npos ? -1 : std::stod(text.substr(at + 1 + name.size() + 1));
+}
+
+// True when node and the pinned official openai package (tests/reference) are installed.
+inline bool openai_client_available() {
+    return std::system("node --version >/dev/null 2>&1") == 0 &&
+           std::filesystem::exists(std::string(LLMFLEET_SOURCE_DIR) +
+                                   "/tests/reference/node_modules/openai/package.json");
+}
+
+// Runs tests/reference/openai_client.mjs (completions, chat, both streamed with include_usage, error cases,
+// models) against base_url (".../v1") and checks what the official client saw from a tiny model served as `model`.
+inline void expect_openai_client_works(const std::string& tag, const std::string& base_url, const std::string& model,
+                                       const std::string& api_key = "") {
+    const std::string out = temp_path(tag, "openai.json");
+    const std::string cmd = "node " + std::string(LLMFLEET_SOURCE_DIR) + "/tests/reference/openai_client.mjs " +
+                            base_url + " " + model + " " + api_key + " > " + out;
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    const auto j = nlohmann::json::parse(slurp(out));
+    EXPECT_EQ(j["completion"]["object"], "text_completion");
+    EXPECT_EQ(j["completion"]["usage"]["completion_tokens"], 6);
+    EXPECT_EQ(j["completion_stream"]["text"], j["completion"]["text"]) << "greedy: streamed = whole";
+    EXPECT_EQ(j["chat"]["role"], "assistant");
+    EXPECT_EQ(j["chat"]["finish_reason"], "length");
+    EXPECT_EQ(j["chat_stream"]["content"], j["chat"]["content"]);
+    EXPECT_EQ(j["chat_stream"]["roles"], nlohmann::json::array({"assistant"}));
+    EXPECT_EQ(j["chat_stream"]["finish_reasons"], nlohmann::json::array({"length"}));
+    EXPECT_EQ(j["chat_stream"]["usage"], j["chat"]["usage"]) << "the include_usage chunk";
+    EXPECT_EQ(j["unknown_model"]["status"], 404);
+    EXPECT_EQ(j["unknown_model"]["code"], "model_not_found");
+    EXPECT_EQ(j["bad_temperature"]["status"], 400);
+    EXPECT_EQ(j["bad_temperature"]["param"], "temperature");
+    EXPECT_EQ(j["models"], nlohmann::json::array({model}));
 }
 
 } // namespace llmfleet::test

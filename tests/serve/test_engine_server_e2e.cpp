@@ -38,36 +38,13 @@ test::http_reply curl(const std::string& method, const std::string& url, const s
     return test::curl(tag, method, url, body, extra);
 }
 
-bool openai_client_available() {
-    return std::system("node --version >/dev/null 2>&1") == 0 &&
-           fs::exists(std::string(LLMFLEET_SOURCE_DIR) + "/tests/reference/node_modules/openai/package.json");
-}
-
 TEST(engine_server_e2e, official_openai_client) {
-    if (!openai_client_available()) {
+    if (!test::openai_client_available()) {
         GTEST_SKIP() << "node or tests/reference/node_modules/openai missing: run scripts/setup.sh --test";
     }
     engine_process engine("--model " + model_dir() + " --served-model-name tiny");
     ASSERT_GT(engine.port, 0);
-    const std::string out = test::temp_path(tag, "openai.json");
-    const std::string cmd = "node " + std::string(LLMFLEET_SOURCE_DIR) + "/tests/reference/openai_client.mjs " +
-                            engine.url("/v1") + " tiny > " + out;
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    const auto j = nlohmann::json::parse(test::slurp(out));
-    EXPECT_EQ(j["completion"]["object"], "text_completion");
-    EXPECT_EQ(j["completion"]["usage"]["completion_tokens"], 6);
-    EXPECT_EQ(j["completion_stream"]["text"], j["completion"]["text"]) << "greedy: streamed = whole";
-    EXPECT_EQ(j["chat"]["role"], "assistant");
-    EXPECT_EQ(j["chat"]["finish_reason"], "length");
-    EXPECT_EQ(j["chat_stream"]["content"], j["chat"]["content"]);
-    EXPECT_EQ(j["chat_stream"]["roles"], nlohmann::json::array({"assistant"}));
-    EXPECT_EQ(j["chat_stream"]["finish_reasons"], nlohmann::json::array({"length"}));
-    EXPECT_EQ(j["chat_stream"]["usage"], j["chat"]["usage"]) << "the include_usage chunk";
-    EXPECT_EQ(j["unknown_model"]["status"], 404);
-    EXPECT_EQ(j["unknown_model"]["code"], "model_not_found");
-    EXPECT_EQ(j["bad_temperature"]["status"], 400);
-    EXPECT_EQ(j["bad_temperature"]["param"], "temperature");
-    EXPECT_EQ(j["models"], nlohmann::json::array({"tiny"}));
+    test::expect_openai_client_works(tag, engine.url("/v1"), "tiny");
     EXPECT_EQ(engine.stop(), 0) << "SIGTERM → graceful exit 0";
 }
 

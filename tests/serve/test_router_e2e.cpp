@@ -57,37 +57,15 @@ bool wait_for_models(const router_process& router, const std::string& extra = ""
     return false;
 }
 
-bool openai_client_available() {
-    return std::system("node --version >/dev/null 2>&1") == 0 &&
-           fs::exists(std::string(LLMFLEET_SOURCE_DIR) + "/tests/reference/node_modules/openai/package.json");
-}
-
 TEST(router_e2e, official_openai_client_through_the_router) {
-    if (!openai_client_available()) {
+    if (!test::openai_client_available()) {
         GTEST_SKIP() << "node or tests/reference/node_modules/openai missing: run scripts/setup.sh --test";
     }
     engine_process a("--served-model-name tiny"), b("--served-model-name tiny");
     router_process router("--api-key sekret --backend " + a.endpoint() + " --backend " + b.endpoint());
     ASSERT_GT(router.port, 0);
     ASSERT_TRUE(wait_for_models(router, "-H 'Authorization: Bearer sekret'"));
-    const std::string out = test::temp_path(tag, "openai.json");
-    const std::string cmd = "node " + std::string(LLMFLEET_SOURCE_DIR) + "/tests/reference/openai_client.mjs " +
-                            router.url("/v1") + " tiny sekret > " + out;
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    const auto j = nlohmann::json::parse(test::slurp(out));
-    EXPECT_EQ(j["completion"]["object"], "text_completion");
-    EXPECT_EQ(j["completion"]["usage"]["completion_tokens"], 6);
-    EXPECT_EQ(j["completion_stream"]["text"], j["completion"]["text"]) << "greedy, and both engines are the same";
-    EXPECT_EQ(j["chat"]["role"], "assistant");
-    EXPECT_EQ(j["chat_stream"]["content"], j["chat"]["content"]);
-    EXPECT_EQ(j["chat_stream"]["roles"], nlohmann::json::array({"assistant"}));
-    EXPECT_EQ(j["chat_stream"]["finish_reasons"], nlohmann::json::array({"length"}));
-    EXPECT_EQ(j["chat_stream"]["usage"], j["chat"]["usage"]) << "the include_usage chunk passed through";
-    EXPECT_EQ(j["unknown_model"]["status"], 404);
-    EXPECT_EQ(j["unknown_model"]["code"], "model_not_found");
-    EXPECT_EQ(j["bad_temperature"]["status"], 400);
-    EXPECT_EQ(j["bad_temperature"]["param"], "temperature");
-    EXPECT_EQ(j["models"], nlohmann::json::array({"tiny"}));
+    test::expect_openai_client_works(tag, router.url("/v1"), "tiny", "sekret");
     EXPECT_EQ(router.stop(), 0) << "SIGTERM → graceful exit 0";
 }
 
