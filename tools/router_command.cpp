@@ -149,8 +149,9 @@ command add_router_command(CLI::App& app) {
     sub->add_option("--default-output-tokens", f->router.predictor.default_output_tokens,
                     "Prediction before any history")
         ->capture_default_str();
-    sub->add_option("--io-threads", f->router.http.n_io_threads, "Threads serving clients")->capture_default_str();
-    sub->add_option("--upstream-io-threads", f->router.client.n_io_threads, "Threads talking to engines")
+    sub->add_option("--io-threads", f->router.http.n_io_threads,
+                    "Threads serving clients and talking to engines (one event loop: a request and its upstream "
+                    "exchange run on the same thread)")
         ->capture_default_str();
     sub->add_option("--connect-timeout-ms", f->connect_timeout_ms)->capture_default_str();
     sub->add_option("--max-connections", f->router.http.max_connections, "Open client connections beyond this get 503")

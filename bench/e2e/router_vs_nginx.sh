@@ -16,7 +16,7 @@ set -euo pipefail
 requests=20000
 concurrency=32
 reply_tokens=16
-proxy_threads=1 # nginx worker processes = router io threads (the router adds one upstream io thread)
+proxy_threads=1 # nginx worker processes = router io threads (its server and upstream client share them)
 repeats=3
 build=${BUILD_DIR:-build}
 while [[ $# -gt 0 ]]; do
@@ -64,7 +64,7 @@ start() {
 
 backend_port=$(start backend "$build/bin/fixed_backend" --port 0 --io-threads 1 --reply-tokens "$reply_tokens")
 router_port=$(start router "$build/bin/llmfleet" router --port 0 --backend "http://127.0.0.1:$backend_port" \
-    --io-threads "$proxy_threads" --upstream-io-threads 1 --health-interval-ms 1000)
+    --io-threads "$proxy_threads" --health-interval-ms 1000)
 nginx_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$work/nginx"
 cat >"$work/nginx/nginx.conf" <<EOF
@@ -116,7 +116,7 @@ done
 
 echo "router vs nginx: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(date -u +%F)"
 echo "closed loop: $concurrency connections, $requests requests per run, $reply_tokens-token fixed replies, median of $repeats;"
-echo "proxy threads: nginx $proxy_threads worker(s), router $proxy_threads io + 1 upstream thread; $("$nginx_bin" -v 2>&1)"
+echo "proxy threads: nginx $proxy_threads worker(s), router $proxy_threads shared io thread(s); $("$nginx_bin" -v 2>&1)"
 /usr/bin/python3 - "$work" "$repeats" <<'EOF'
 import json, statistics, sys
 work, repeats = sys.argv[1], int(sys.argv[2])

@@ -17,7 +17,8 @@ namespace llmfleet::serve {
 
 namespace {
 
-// What cancel() needs, and the core: the io_context outlives every socket and timer of the exchange.
+// What cancel() needs, and the core: it keeps the runtime, whose io_context outlives every socket and timer of the
+// exchange.
 class client_exchange_handle final : public http_exchange {
 public:
     client_exchange_handle(std::shared_ptr<http_client_core> core, std::shared_ptr<client_exchange> exchange)
@@ -106,7 +107,7 @@ struct http_client::impl : http_client_core {
 };
 
 http_client::http_client(http_client_options options) {
-    if (options.n_io_threads < 1) {
+    if (!options.runtime && options.n_io_threads < 1) {
         throw invalid_input(fmt::format("http client: n_io_threads must be >= 1, got {}", options.n_io_threads));
     }
     if (options.connect_timeout.count() <= 0 || options.idle_timeout.count() <= 0 ||
@@ -117,7 +118,7 @@ http_client::http_client(http_client_options options) {
                                         options.pooled_idle_expiry.count()));
     }
     _impl = std::make_shared<impl>(std::move(options));
-    _impl->start_threads();
+    _impl->start();
 }
 
 http_client::~http_client() {

@@ -19,12 +19,15 @@
 namespace llmfleet::serve {
 
 struct http_client_options {
-    int n_io_threads = 1;                                  // threads running the client's io_context
+    int n_io_threads = 1;                                  // threads running the client's io_context (no runtime)
     std::chrono::milliseconds connect_timeout{2'000};      // resolve + TCP connect
     std::chrono::milliseconds idle_timeout{600'000};       // longest silence while waiting for response bytes
     size_t max_idle_connections_per_endpoint = 256;        // kept-alive connections beyond this are closed
     std::chrono::milliseconds pooled_idle_expiry{10'000};  // idle pooled connections older than this are closed
     size_t max_response_header_bytes = 64u << 10;          // larger response heads are a bad_response
+    // Shared event loop (e.g. with the http_server whose handlers start exchanges: then a proxied request stays on
+    // one thread); callbacks run on its threads and n_io_threads is ignored. null: the client runs its own threads.
+    std::shared_ptr<io_runtime> runtime;
 };
 
 // Why an exchange ended.
@@ -54,8 +57,9 @@ struct http_response_head {
     http_headers headers;
 };
 
-// Called on a client io thread, in this order: on_head once (if a head arrived), on_body zero or more times
-// (never empty), on_complete exactly once. A callback must not block; it may call http_exchange::cancel().
+// Called on a client io thread (a shared runtime's, if any), in this order: on_head once (if a head arrived),
+// on_body zero or more times (never empty), on_complete exactly once. A callback must not block; it may call
+// http_exchange::cancel().
 struct http_exchange_callbacks {
     std::function<void(const http_response_head&)> on_head;
     std::function<void(std::string_view)> on_body; // decoded body bytes (chunked framing removed)
@@ -85,8 +89,10 @@ public:
     explicit http_client(http_client_options options = {});
     // Cancels every exchange (their on_complete runs with cancelled, on an io thread or, for those the io threads
     // did not reach within 2 s, on the destroying thread) and joins the io threads; no callback runs after it
-    // returns. Handles may outlive the client (cancel() then does nothing). A host-name lookup in progress can
-    // delay it by the system resolver's timeout. note: never call from a client io thread (checked).
+    // returns. On a shared runtime nothing is joined: it waits for every on_complete to return on the runtime (as
+    // long as it takes; on the destroying thread only once the runtime was stopped). Handles may outlive the
+    // client (cancel() then does nothing; they keep the runtime). A host-name lookup in progress can delay it by
+    // the system resolver's timeout. note: never call from a client io thread or a shared runtime's (checked).
     ~http_client();
     http_client(const http_client&) = delete;
     http_client& operator=(const http_client&) = delete;
@@ -99,7 +105,7 @@ public:
     std::shared_ptr<http_exchange> start(const http_endpoint& endpoint, http_client_request request,
                                          http_exchange_callbacks callbacks);
     // Blocking convenience over start(): the whole response, or the error. `timeout` bounds the whole exchange
-    // (then error = timeout). note: never call from a client io thread.
+    // (then error = timeout). note: never call from a client io thread (nor a shared runtime's; checked).
     http_client_result fetch(const http_endpoint& endpoint, http_client_request request,
                              std::chrono::milliseconds timeout = std::chrono::milliseconds{30'000});
 

@@ -1,5 +1,6 @@
-// http_client_core: the io threads, the per-endpoint LIFO pools of idle keep-alive connections (with expiry and a
-// liveness peek before reuse), the list of live exchanges, and shutdown (cancel all, join, complete leftovers).
+// http_client_core: the runtime (own or shared), the per-endpoint LIFO pools of idle keep-alive connections (with
+// expiry and a liveness peek before reuse), the list of live exchanges, and shutdown (cancel all, join, complete
+// leftovers).
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -7,64 +8,58 @@
 #include "common/check.h"
 #include "common/log.h"
 #include "serve/http/http_client_internal.h"
+#include "serve/http/io_runtime_internal.h"
 
 namespace llmfleet::serve {
 
 namespace {
-thread_local const http_client_core* t_io_core = nullptr; // set on a client's io threads
-// How long shutdown lets the io threads run the cancellations before it completes the rest itself.
+// Own runtime: how long shutdown lets the io threads run the cancellations before it completes the rest itself.
+// Shared runtime: how long it waits before warning (it waits on).
 constexpr std::chrono::milliseconds shutdown_cancel_wait{2'000};
+constexpr std::chrono::milliseconds shared_stop_poll{20}; // shared runtime: how often it checks for a stop
 constexpr std::chrono::milliseconds sweep_period_min{10};
 constexpr std::chrono::milliseconds sweep_period_max{1'000};
 } // namespace
 
-http_client_core::http_client_core(http_client_options options_) : options(std::move(options_)), _sweep_timer(ioc) {}
+http_client_core::http_client_core(http_client_options options_)
+    : options(std::move(options_)),
+      runtime(options.runtime ? options.runtime : std::make_shared<io_runtime>(options.n_io_threads, "http client")),
+      owns_runtime(options.runtime == nullptr), ioc(io_context_of(*runtime)), _sweep_timer(ioc) {}
 
 http_client_core::~http_client_core() {
-    LLMFLEET_CHECK(_threads.empty(), "http_client_core destroyed without shutdown() ({} io threads)", _threads.size());
+    LLMFLEET_CHECK(!owns_runtime || runtime->stopped(), "http_client_core destroyed without shutdown()");
 }
 
-void http_client_core::start_threads() {
-    _work.emplace(ioc.get_executor());
+void http_client_core::start() {
     arm_sweep();
-    for (int i = 0; i < options.n_io_threads; ++i) {
-        _threads.emplace_back([this] {
-            t_io_core = this;
-            for (;;) {
-                try {
-                    ioc.run();
-                    return;
-                } catch (const std::exception& e) {
-                    LLMFLEET_LOG_ERROR("http client: io thread caught an exception (continuing): {}", e.what());
-                }
-            }
-        });
-    }
 }
 
 bool http_client_core::on_io_thread() const {
-    return t_io_core == this;
+    return runtime->on_thread();
 }
 
 void http_client_core::arm_sweep() {
     const std::chrono::milliseconds period =
         std::clamp(options.pooled_idle_expiry / 2, sweep_period_min, sweep_period_max);
     _sweep_timer.expires_after(period);
-    _sweep_timer.async_wait([this](beast::error_code ec) {
-        if (ec) {
+    // Weak: on a shared runtime the core may be gone when the wait ends (the timer's destruction cancels it).
+    _sweep_timer.async_wait([weak = weak_from_this()](beast::error_code ec) {
+        const std::shared_ptr<http_client_core> self = weak.lock();
+        if (ec || !self) {
             return;
         }
-        sweep();
-        arm_sweep();
+        if (self->sweep()) {
+            self->arm_sweep();
+        }
     });
 }
 
-void http_client_core::sweep() {
+bool http_client_core::sweep() {
     std::vector<std::unique_ptr<client_connection>> expired;
     {
         std::lock_guard lock(_mutex);
         if (_closing) {
-            return;
+            return false;
         }
         const client_clock::time_point oldest_kept = client_clock::now() - options.pooled_idle_expiry;
         for (auto& [key, idle] : _pools) {
@@ -74,7 +69,7 @@ void http_client_core::sweep() {
             }
         }
     }
-    // `expired` closes them here, outside the lock.
+    return true; // `expired` closes them here, outside the lock
 }
 
 std::unique_ptr<client_connection> http_client_core::take_idle(const std::string& pool_key) {
@@ -125,8 +120,8 @@ void http_client_core::remove_live(client_exchange& exchange) {
 }
 
 void http_client_core::shutdown() {
-    LLMFLEET_CHECK(!on_io_thread(), "http_client destroyed from one of its own io threads (a callback): it joins "
-                                    "them; destroy it from another thread");
+    LLMFLEET_CHECK(!on_io_thread(), "http_client destroyed from one of its io threads (a callback): it waits for "
+                                    "work they do; destroy it from another thread");
     std::vector<std::shared_ptr<client_exchange>> live;
     std::vector<std::unique_ptr<client_connection>> idle;
     {
@@ -147,19 +142,35 @@ void http_client_core::shutdown() {
     live.clear();
     {
         std::unique_lock lock(_mutex);
-        if (!_live_empty.wait_for(lock, shutdown_cancel_wait, [this] { return _live.empty(); })) {
-            LLMFLEET_LOG_WARN("http client: {} exchanges still live {} ms after cancelling them (a callback blocks?); "
-                              "completing them on the destroying thread",
-                              _live.size(), shutdown_cancel_wait.count());
+        if (owns_runtime) {
+            if (!_live_empty.wait_for(lock, shutdown_cancel_wait, [this] { return _live.empty(); })) {
+                LLMFLEET_LOG_WARN("http client: {} exchanges still live {} ms after cancelling them (a callback "
+                                  "blocks?); completing them on the destroying thread",
+                                  _live.size(), shutdown_cancel_wait.count());
+            }
+        } else {
+            // The exchanges run on threads this client does not own: wait for them (a stopped runtime runs
+            // nothing more; then they complete below).
+            const client_clock::time_point warn_at = client_clock::now() + shutdown_cancel_wait;
+            bool warned = false;
+            while (!_live.empty() && !runtime->stopped()) {
+                _live_empty.wait_for(lock, shared_stop_poll);
+                if (!warned && !_live.empty() && client_clock::now() > warn_at) {
+                    warned = true;
+                    LLMFLEET_LOG_WARN("http client: {} exchanges still live {} ms after cancelling them (a callback "
+                                      "blocks, or the shared runtime is busy); waiting for them",
+                                      _live.size(), shutdown_cancel_wait.count());
+                }
+            }
         }
     }
-    _work.reset();
-    ioc.stop();
-    for (std::thread& thread : _threads) {
-        thread.join();
+    if (owns_runtime) {
+        runtime->stop();
     }
-    _threads.clear();
-    // The io threads are gone: what is still live (a cancellation that did not run, or an exchange started by a
+    if (!runtime->stopped()) {
+        return; // shared and running: every exchange completed on it
+    }
+    // The runtime's threads are gone: what is still live (a cancellation that did not run, or an exchange started by a
     // callback meanwhile) completes here. Handlers left in the io_context die with it and do nothing.
     for (;;) {
         {

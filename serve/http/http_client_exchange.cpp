@@ -344,7 +344,6 @@ void client_exchange::complete(http_client_error error, std::string detail, bool
         }
     }
     _parser.reset();
-    _core.remove_live(*this);
     http_exchange_callbacks callbacks = std::move(_callbacks);
     _callbacks = {};
     if (callbacks.on_complete) {
@@ -354,6 +353,8 @@ void client_exchange::complete(http_client_error error, std::string detail, bool
             LLMFLEET_LOG_ERROR("http client: on_complete for {} threw: {}", _endpoint.to_string(), e.what());
         }
     }
+    callbacks = {};           // what they captured is released before shutdown() can return
+    _core.remove_live(*this); // the last use of the core: it may be destroyed right after
 }
 
 void client_exchange::set_deadline(client_clock::time_point deadline) {

@@ -16,11 +16,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -29,6 +27,7 @@
 #include <boost/beast/http/basic_parser.hpp>
 
 #include "serve/http/http_client.h"
+#include "serve/http/io_runtime.h"
 
 namespace llmfleet::serve {
 
@@ -62,21 +61,24 @@ struct client_connection {
 };
 
 // Shared by http_client and the handles it returns; exchanges refer to it by reference (the handles keep it, and so
-// the io_context that every exchange's socket and timer belong to, alive).
-class http_client_core {
+// the runtime whose io_context every exchange's socket and timer belong to, alive). On a shared runtime the core
+// may die before handlers of completed exchanges ran: they touch nothing of it once complete() returned (their
+// connection is closed or pooled by then, and a closed connection no longer counts itself in the core).
+class http_client_core : public std::enable_shared_from_this<http_client_core> {
 public:
     explicit http_client_core(http_client_options options);
     ~http_client_core();
     http_client_core(const http_client_core&) = delete;
     http_client_core& operator=(const http_client_core&) = delete;
 
-    // Starts the io threads and the pool sweep. note: call once, right after construction.
-    void start_threads();
-    // Cancels every live exchange (on_complete(cancelled)), closes the pools and joins the io threads; exchanges
-    // whose cancellation did not run before the threads stopped complete on the calling thread.
-    // note: call once, not from an io thread (checked).
+    // Starts the pool sweep. note: call once, right after construction (by make_shared).
+    void start();
+    // Cancels every live exchange (on_complete(cancelled)) and closes the pools. Own runtime: waits up to 2 s for
+    // the cancellations, joins the io threads, and completes what is left on the calling thread. Shared runtime:
+    // waits until every exchange completed on the runtime (or the runtime was stopped: then completes the rest
+    // here), and leaves the runtime running. note: call once, not from a thread of the runtime (checked).
     void shutdown();
-    // True on one of this client's io threads.
+    // True on one of the runtime's threads (the shared runtime's, when there is one).
     bool on_io_thread() const;
 
     // The most recently pooled connection to `pool_key` that is neither expired nor closed by the server, or
@@ -92,16 +94,17 @@ public:
     void remove_live(client_exchange& exchange);
 
     const http_client_options options;
-    std::atomic<size_t> n_open_connections{0}; // declared before ioc: connections die during its destruction
-    asio::io_context ioc;
+    std::atomic<size_t> n_open_connections{0}; // declared before runtime: connections die during its destruction
+    std::shared_ptr<io_runtime> runtime;       // options.runtime, or the client's own (n_io_threads threads)
+    const bool owns_runtime;                   // the own one is stopped (joined) by shutdown()
+    asio::io_context& ioc;                     // the runtime's
 
 private:
     void arm_sweep();
-    void sweep();
+    // Closes expired pooled connections; false once the client is closing (the sweep then stops).
+    bool sweep();
 
     asio::steady_timer _sweep_timer; // expires idle pooled connections; touched only by its own handler
-    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> _work;
-    std::vector<std::thread> _threads;
     std::mutex _mutex;
     std::condition_variable _live_empty; // shutdown waits on it for the cancellations to run
     bool _closing = false;               // guarded by _mutex
@@ -145,7 +148,7 @@ private:
 };
 
 // One request/response. Everything but request_cancel() runs on `_strand` (complete() also on the destroying
-// thread once the io threads are joined). Kept alive by the handlers of its pending operations, by the core's
+// thread once the runtime's threads are joined). Kept alive by the handlers of its pending operations, by the core's
 // live list until it completes, and by the caller's handle.
 //
 //   run ─► [connecting ─►] writing ─► reading ─► done (ok: the connection goes back to the pool)
@@ -161,8 +164,9 @@ public:
     void run();
     // Thread-safe, idempotent: completes with cancelled on the strand unless it completes first.
     void request_cancel(std::string detail);
-    // Ends the exchange once: pools or closes the connection, unregisters, runs on_complete and drops the
-    // callbacks. note: call on the strand, or on any thread once the io threads are joined.
+    // Ends the exchange once: pools or closes the connection, runs on_complete, drops the callbacks and then
+    // unregisters (so that shutdown() also waits for on_complete). note: call on the strand, or on any thread
+    // once the runtime's threads are joined.
     void complete(http_client_error error, std::string detail, bool reusable = false);
 
     std::list<std::shared_ptr<client_exchange>>::iterator live_entry; // guarded by the core's _mutex

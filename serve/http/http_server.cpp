@@ -1,11 +1,10 @@
-// http_server: binds, accepts (503 beyond max_connections), runs the io threads, installs signal handling and
-// shuts down gracefully. Connections live in http_connection.cpp, responders in http_responder.cpp.
+// http_server: binds, accepts (503 beyond max_connections), runs on its own io runtime or a shared one, installs
+// signal handling and shuts down gracefully. Connections live in http_connection.cpp, responders in http_responder.cpp.
 #include "serve/http/http_server.h"
 
 #include <optional>
 #include <thread>
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -14,30 +13,55 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "serve/http/http_connection.h"
+#include "serve/http/io_runtime_internal.h"
 
 namespace llmfleet::serve {
 
 namespace {
-thread_local bool t_is_io_thread = false;
 constexpr std::chrono::milliseconds accept_retry_delay{50}; // after an accept error such as EMFILE
 constexpr std::chrono::milliseconds force_close_wait{500};  // for forced closes to run before stopping
+// On a shared runtime nothing is joined: shutdown waits this long for the forced closes, then leaves the rest to
+// the runtime (connections hold only the shared state, and the closed gate makes their responders inert).
+constexpr std::chrono::milliseconds shared_close_wait{5'000};
 } // namespace
 
-struct http_server::impl {
-    explicit impl(http_server_options options)
-        : state(std::make_shared<http_server_state>(std::move(options))), acceptor(asio::make_strand(ioc)),
-          accept_retry(acceptor.get_executor()) {}
+// The accept loop. Its handlers keep it alive, so that on a shared runtime they never touch a destroyed server.
+struct http_listener : std::enable_shared_from_this<http_listener> {
+    http_listener(std::shared_ptr<http_server_state> s, asio::io_context& c)
+        : state(std::move(s)), ioc(c), acceptor(asio::make_strand(ioc)), accept_retry(acceptor.get_executor()) {}
 
+    // Accepts the next connection. note: call on the acceptor's strand.
     void accept();
-    void post_to_connections(bool force);
+    // Closes the acceptor (the pending accept ends with operation_aborted). note: call on the acceptor's strand.
+    void close() {
+        beast::error_code ignored;
+        acceptor.close(ignored);
+        accept_retry.cancel();
+    }
 
-    std::shared_ptr<http_server_state> state;
-    asio::io_context ioc; // destroyed after everything below that refers to it
+    const std::shared_ptr<http_server_state> state;
+    asio::io_context& ioc; // the runtime's: it outlives every handler it runs
     tcp::acceptor acceptor;
     asio::steady_timer accept_retry;
+};
+
+struct http_server::impl {
+    explicit impl(http_server_options options) : runtime(std::move(options.runtime)), owns_runtime(runtime == nullptr) {
+        if (owns_runtime) {
+            runtime = std::make_shared<io_runtime>(options.n_io_threads, "http");
+        }
+        // options.runtime was moved out: the state (kept by connections, inside the runtime) must not keep it.
+        state = std::make_shared<http_server_state>(std::move(options));
+        listener = std::make_shared<http_listener>(state, io_context_of(*runtime));
+    }
+
+    void post_to_connections(bool force);
+
+    std::shared_ptr<io_runtime> runtime; // declared first: destroyed after everything below that refers to it
+    const bool owns_runtime;             // null options.runtime: stopped (joined) by shutdown()
+    std::shared_ptr<http_server_state> state;
+    std::shared_ptr<http_listener> listener;
     std::optional<asio::signal_set> signals;
-    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
-    std::vector<std::thread> threads;
     uint16_t port = 0;
     bool started = false;
     std::mutex shutdown_mutex;
@@ -45,36 +69,38 @@ struct http_server::impl {
     bool shutdown_clean = true; // guarded by shutdown_mutex
 };
 
-void http_server::impl::accept() {
-    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
-        if (ec == asio::error::operation_aborted || !acceptor.is_open()) {
+void http_listener::accept() {
+    acceptor.async_accept(asio::make_strand(ioc), [self = shared_from_this()](beast::error_code ec,
+                                                                              tcp::socket socket) {
+        http_listener& l = *self;
+        if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) {
             return;
         }
         if (ec) {
             LLMFLEET_LOG_WARN("http: accept failed: {}; retrying in {} ms", ec.message(), accept_retry_delay.count());
-            accept_retry.expires_after(accept_retry_delay);
-            accept_retry.async_wait([this](beast::error_code wait_ec) {
-                if (!wait_ec) {
-                    accept();
+            l.accept_retry.expires_after(accept_retry_delay);
+            l.accept_retry.async_wait([self](beast::error_code wait_ec) {
+                if (!wait_ec && self->acceptor.is_open()) {
+                    self->accept();
                 }
             });
             return;
         }
-        const bool over_limit = state->n_connections.load() >= state->options.max_connections;
+        http_server_state& st = *l.state;
+        const bool over_limit = st.n_connections.load() >= st.options.max_connections;
         std::shared_ptr<http_connection> connection;
         {
-            std::lock_guard lock(state->connections_mutex);
-            const uint64_t id = state->next_connection_id++;
-            connection = std::make_shared<http_connection>(state, std::move(socket), id);
-            state->connections[id] = connection;
+            std::lock_guard lock(st.connections_mutex);
+            const uint64_t id = st.next_connection_id++;
+            connection = std::make_shared<http_connection>(l.state, std::move(socket), id);
+            st.connections[id] = connection;
         }
         if (over_limit) {
-            connection->reject(503,
-                               "too many connections: the limit is " + std::to_string(state->options.max_connections));
+            connection->reject(503, "too many connections: the limit is " + std::to_string(st.options.max_connections));
         } else {
             connection->start();
         }
-        accept();
+        l.accept();
     });
 }
 
@@ -94,7 +120,7 @@ void http_server::impl::post_to_connections(bool force) {
 }
 
 http_server::http_server(http_server_options options) {
-    if (options.n_io_threads < 1 || options.max_connections < 1) {
+    if ((!options.runtime && options.n_io_threads < 1) || options.max_connections < 1) {
         throw invalid_input(fmt::format("http server: n_io_threads ({}) and max_connections ({}) must be >= 1",
                                         options.n_io_threads, options.max_connections));
     }
@@ -110,23 +136,23 @@ http_server::http_server(http_server_options options) {
         return error(status_code::unavailable,
                      fmt::format("http server: cannot {} {}:{}: {}", step, opts.host, opts.port, ec.message()));
     };
-    _impl->acceptor.open(endpoint.protocol(), ec);
+    _impl->listener->acceptor.open(endpoint.protocol(), ec);
     if (ec) {
         throw fail("open a socket for");
     }
-    _impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    _impl->listener->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
     if (ec) {
         throw fail("set SO_REUSEADDR on");
     }
-    _impl->acceptor.bind(endpoint, ec);
+    _impl->listener->acceptor.bind(endpoint, ec);
     if (ec) {
         throw fail("bind");
     }
-    _impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    _impl->listener->acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
         throw fail("listen on");
     }
-    _impl->port = _impl->acceptor.local_endpoint().port();
+    _impl->port = _impl->listener->acceptor.local_endpoint().port();
 }
 
 http_server::~http_server() {
@@ -148,24 +174,10 @@ void http_server::add_route(std::string method, std::string path, http_handler h
 void http_server::start() {
     LLMFLEET_CHECK(!_impl->started, "http_server::start() called twice");
     _impl->started = true;
-    _impl->work.emplace(_impl->ioc.get_executor());
-    asio::post(_impl->acceptor.get_executor(), [impl = _impl.get()] { impl->accept(); });
-    const int n_threads = _impl->state->options.n_io_threads;
-    for (int i = 0; i < n_threads; ++i) {
-        _impl->threads.emplace_back([impl = _impl.get()] {
-            t_is_io_thread = true;
-            for (;;) {
-                try {
-                    impl->ioc.run();
-                    return;
-                } catch (const std::exception& e) {
-                    LLMFLEET_LOG_ERROR("http: io thread caught an exception (continuing): {}", e.what());
-                }
-            }
-        });
-    }
-    LLMFLEET_LOG_INFO("http: listening on {}:{} ({} io threads, max {} connections, max body {} bytes)",
-                      _impl->state->options.host, _impl->port, n_threads, _impl->state->options.max_connections,
+    asio::post(_impl->listener->acceptor.get_executor(), [listener = _impl->listener] { listener->accept(); });
+    LLMFLEET_LOG_INFO("http: listening on {}:{} ({} io threads{}, max {} connections, max body {} bytes)",
+                      _impl->state->options.host, _impl->port, _impl->runtime->n_threads(),
+                      _impl->owns_runtime ? "" : " shared", _impl->state->options.max_connections,
                       _impl->state->options.max_body_bytes);
 }
 
@@ -180,14 +192,10 @@ int http_server::n_connections() const {
 void http_server::stop_accepting() {
     if (!_impl->started) {
         beast::error_code ignored;
-        _impl->acceptor.close(ignored);
+        _impl->listener->acceptor.close(ignored);
         return;
     }
-    asio::post(_impl->acceptor.get_executor(), [impl = _impl.get()] {
-        beast::error_code ignored;
-        impl->acceptor.close(ignored);
-        impl->accept_retry.cancel();
-    });
+    asio::post(_impl->listener->acceptor.get_executor(), [listener = _impl->listener] { listener->close(); });
 }
 
 bool http_server::shutdown(std::chrono::milliseconds grace) {
@@ -195,7 +203,8 @@ bool http_server::shutdown(std::chrono::milliseconds grace) {
     if (_impl->shut_down) {
         return _impl->shutdown_clean;
     }
-    LLMFLEET_CHECK(!t_is_io_thread, "http_server::shutdown() called from an io thread (it joins them)");
+    LLMFLEET_CHECK(!_impl->runtime->on_thread(),
+                   "http_server::shutdown() called from one of its io threads (it waits for work they do)");
     _impl->shut_down = true;
     http_server_state& state = *_impl->state;
     stop_accepting();
@@ -214,16 +223,19 @@ bool http_server::shutdown(std::chrono::milliseconds grace) {
         LLMFLEET_LOG_WARN("http: shutdown grace of {} ms over: cutting {} in-flight responses", grace.count(), n_cut);
     }
     _impl->post_to_connections(true);
-    const clock::time_point close_deadline = clock::now() + force_close_wait;
+    const clock::time_point close_deadline =
+        clock::now() + (_impl->owns_runtime ? force_close_wait : shared_close_wait);
     while (state.n_connections.load() > 0 && clock::now() < close_deadline) {
         std::this_thread::sleep_for(poll);
     }
-    _impl->work.reset();
-    _impl->ioc.stop();
-    for (std::thread& thread : _impl->threads) {
-        thread.join();
+    if (_impl->owns_runtime) {
+        _impl->runtime->stop();
+    } else if (state.n_connections.load() > 0) {
+        LLMFLEET_LOG_WARN("http: {} connections still open {} ms after closing them (are the shared runtime's "
+                          "threads blocked?); they close on the runtime",
+                          state.n_connections.load(), shared_close_wait.count());
     }
-    _impl->threads.clear();
+    _impl->signals.reset(); // its handler holds only the callback: cancelled, it does nothing
     std::lock_guard gate(state.gate_mutex);
     state.gate_open = false; // responders kept by other threads do nothing from now on
     return _impl->shutdown_clean;
@@ -232,7 +244,7 @@ bool http_server::shutdown(std::chrono::milliseconds grace) {
 void http_server::on_signal(std::function<void(int)> callback) {
     LLMFLEET_CHECK(!_impl->started, "on_signal(): call before start()");
     LLMFLEET_CHECK(!_impl->signals, "on_signal(): already installed");
-    _impl->signals.emplace(_impl->ioc, SIGINT, SIGTERM);
+    _impl->signals.emplace(io_context_of(*_impl->runtime), SIGINT, SIGTERM);
     _impl->signals->async_wait([callback = std::move(callback)](beast::error_code ec, int signal_number) {
         if (!ec) {
             LLMFLEET_LOG_INFO("http: received signal {}", signal_number);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "serve/http/http_request.h"
+#include "serve/http/io_runtime.h"
 
 namespace llmfleet::serve {
 
@@ -27,7 +28,7 @@ using http_header_list = std::vector<std::pair<std::string, std::string>>;
 struct http_server_options {
     std::string host = "127.0.0.1";      // address to bind (IPv4 or IPv6 literal)
     uint16_t port = 0;                   // 0: an ephemeral port, see http_server::port()
-    int n_io_threads = 2;                // threads running the io_context; handlers run on them
+    int n_io_threads = 2;                // threads running the io_context; handlers run on them (no runtime)
     size_t max_body_bytes = 8u << 20;    // larger bodies get 413 before being read (content-length or chunked)
     size_t max_header_bytes = 16u << 10; // larger request heads get 431
     size_t max_queued_bytes = 16u << 20; // per response: a client this far behind is cut off (on_disconnect)
@@ -35,6 +36,9 @@ struct http_server_options {
     std::chrono::milliseconds header_timeout{10'000}; // from connection or first byte to the end of the head
     std::chrono::milliseconds body_timeout{60'000};   // to read the whole body once the head arrived
     std::chrono::milliseconds idle_timeout{30'000};   // keep-alive wait for the next request's first byte
+    // Shared event loop (e.g. with an http_client, so that a proxied request stays on one thread); handlers run on
+    // its threads and n_io_threads is ignored. null: the server runs its own n_io_threads threads.
+    std::shared_ptr<io_runtime> runtime;
 };
 
 // The write side of one request. Thread-safe: every method may be called from any thread, at any time, also
@@ -125,7 +129,7 @@ public:
 
     // Exact match on method and path. note: call before start(); duplicate routes are a bug (checked).
     void add_route(std::string method, std::string path, http_handler handler);
-    // Starts the io threads and accepting. note: call once.
+    // Starts accepting (the server's own io threads run from construction on). note: call once.
     void start();
     // The bound port (the ephemeral one when options.port was 0). Thread-safe.
     uint16_t port() const;
@@ -135,8 +139,10 @@ public:
     // Stops accepting; open connections keep being served. Thread-safe, idempotent.
     void stop_accepting();
     // Stops accepting, closes idle connections, lets in-flight responses finish until `grace` ran out, then
-    // closes everything and joins the io threads. Returns true when nothing was cut off. Idempotent.
-    // note: call from a thread that is not an io thread (not from a handler or a signal callback).
+    // closes everything and joins the io threads. On a shared runtime it waits (a bounded time) for the
+    // connections to close instead and leaves the runtime running. Returns true when nothing was cut off.
+    // Idempotent. note: call from a thread that is not an io thread (not from a handler or a signal callback, and
+    // not from any thread of a shared runtime): checked, since it waits for work those threads do.
     bool shutdown(std::chrono::milliseconds grace);
 
     // Calls `callback(signal_number)` once, on an io thread, on the first SIGINT or SIGTERM. The callback should

@@ -7,11 +7,14 @@ llmfleet_add_library(http_server
         ${CMAKE_CURRENT_SOURCE_DIR}/http_connection.cpp
         ${CMAKE_CURRENT_SOURCE_DIR}/http_responder.cpp
         ${CMAKE_CURRENT_SOURCE_DIR}/http_endpoint.cpp
+        ${CMAKE_CURRENT_SOURCE_DIR}/io_runtime.cpp
     HEADERS
         ${CMAKE_CURRENT_SOURCE_DIR}/http_request.h
         ${CMAKE_CURRENT_SOURCE_DIR}/http_endpoint.h
         ${CMAKE_CURRENT_SOURCE_DIR}/http_server.h
         ${CMAKE_CURRENT_SOURCE_DIR}/http_connection.h
+        ${CMAKE_CURRENT_SOURCE_DIR}/io_runtime.h
+        ${CMAKE_CURRENT_SOURCE_DIR}/io_runtime_internal.h
     PUBLIC_DEPS llmfleet::common Threads::Threads
     PRIVATE_DEPS Boost::headers)
 target_compile_definitions(llmfleet_http_server PRIVATE BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)

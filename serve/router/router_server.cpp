@@ -23,6 +23,15 @@ http_client_options health_client_options(const router_options& o) {
     return c;
 }
 
+std::shared_ptr<io_runtime> make_runtime(const router_options& o) {
+    return o.http.runtime ? o.http.runtime : std::make_shared<io_runtime>(o.http.n_io_threads, "router");
+}
+
+http_client_options on_runtime(http_client_options c, std::shared_ptr<io_runtime> runtime) {
+    c.runtime = std::move(runtime);
+    return c;
+}
+
 std::vector<std::unique_ptr<backend_pool>> make_pools(const router_options& o) {
     std::vector<std::unique_ptr<backend_pool>> pools;
     if (!o.table) {
@@ -107,8 +116,8 @@ void health_loop(const std::shared_ptr<router_state>& state) {
 } // namespace
 
 router_state::router_state(router_options o)
-    : options(std::move(o)), pools(make_pools(options)), predictor(options.predictor), client(options.client),
-      health_client(health_client_options(options)) {}
+    : options(std::move(o)), pools(make_pools(options)), predictor(options.predictor), runtime(make_runtime(options)),
+      client(on_runtime(options.client, runtime)), health_client(health_client_options(options)) {}
 
 backend_pool* router_state::pool_named(const std::string& name) {
     for (const auto& p : pools) {
@@ -158,7 +167,9 @@ router_server::router_server(router_options options) {
     check_router_config(options.pools, options.table.get());
     LLMFLEET_CHECK(options.max_attempts >= 1, "max_attempts must be ≥ 1, got {}", options.max_attempts);
     _state = std::make_shared<router_state>(std::move(options));
-    _state->http = std::make_unique<http_server>(_state->options.http);
+    http_server_options http_options = _state->options.http;
+    http_options.runtime = _state->runtime;
+    _state->http = std::make_unique<http_server>(std::move(http_options));
     const std::weak_ptr<router_state> weak = _state;
     const auto proxy = [weak](const http_request& req, std::shared_ptr<http_responder> out) {
         if (auto state = weak.lock()) {
@@ -208,8 +219,9 @@ router_server::~router_server() {
         _state->health_thread.join();
     }
     _state->http->shutdown(std::chrono::milliseconds(0)); // clients gone: their upstream exchanges are cancelled
-    // In-flight exchanges hold the state through their callbacks; the state (which owns the clients and their io
-    // threads) must be destroyed here, not by the last callback on an io thread.
+    // In-flight exchanges hold the state through their callbacks; the state (which owns the clients and the
+    // runtime with its io threads) must be destroyed here, not by the last callback on an io thread. Its members
+    // go in reverse order: the server (shut down), the clients (each waits for its exchanges), the runtime.
     const auto deadline = router_clock::now() + std::chrono::seconds(10);
     while (_state.use_count() > 1 && router_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));

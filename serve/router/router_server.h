@@ -31,8 +31,8 @@ struct router_options {
     std::string api_key;         // empty → no authentication at the router
     std::string backend_api_key; // sent to the engines; empty → the client's Authorization passes
     std::shared_ptr<const model::tokenizer> tokenizer; // exact prompt token counts; null → bytes / 4 estimate
-    http_server_options http;
-    http_client_options client;
+    http_server_options http;   // http.n_io_threads: the threads of the server and `client` together (one runtime)
+    http_client_options client; // to the engines; client.n_io_threads is ignored (it runs on the server's runtime)
     health_options health;
     std::chrono::milliseconds health_interval{1000}; // active checks (GET /health); 0 turns them off
     std::chrono::milliseconds health_timeout{1000};

@@ -65,7 +65,11 @@ struct router_state {
     std::vector<std::unique_ptr<backend_pool>> pools;
     output_length_predictor predictor;
     router_metrics metrics;
-    http_client client;        // requests to the engines
+    // The event loop of the HTTP server and of `client` (options.http.runtime, or one with http.n_io_threads
+    // threads): a request and its upstream exchange run on the same thread. Declared before the clients and the
+    // server so that it is destroyed after them.
+    std::shared_ptr<io_runtime> runtime;
+    http_client client;        // requests to the engines, on `runtime`
     http_client health_client; // active checks, with health_timeout as its timeouts
     std::unique_ptr<http_server> http;
 
