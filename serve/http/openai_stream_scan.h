@@ -1,13 +1,15 @@
-// Watching OpenAI responses pass through a proxy without parsing every chunk: an SSE scanner that splits the
-// byte stream into events (across arbitrary chunk boundaries), counts the events that carry choices, spots an
+// Watching OpenAI responses pass through a proxy without parsing every chunk: an SSE scanner that takes the
+// events sse_parser frames (across arbitrary chunk boundaries), counts the events that carry choices, spots an
 // error event and [DONE], and reads the usage chunk; and the completion_tokens of a whole JSON response. The
-// router uses them to learn output lengths; only the usage event is JSON-parsed.
+// router uses them to learn output lengths; nothing is JSON-parsed.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "serve/http/sse_parser.h"
 
 namespace llmfleet::serve {
 
@@ -25,8 +27,8 @@ public:
     bool saw_done() const { return _saw_done; }   // `data: [DONE]`
 
 private:
-    void on_event(std::string_view event);
-    std::string _pending; // the bytes of the current, unfinished event
+    void on_event(std::string_view data);
+    sse_parser _parser;
     int64_t _n_choice_events = 0;
     std::optional<int64_t> _usage_completion_tokens;
     bool _saw_error = false;

@@ -7,10 +7,12 @@ llmfleet_add_library(http_server
         ${CMAKE_CURRENT_SOURCE_DIR}/http_connection.cpp
         ${CMAKE_CURRENT_SOURCE_DIR}/http_responder.cpp
         ${CMAKE_CURRENT_SOURCE_DIR}/http_endpoint.cpp
+        ${CMAKE_CURRENT_SOURCE_DIR}/sse_parser.cpp
         ${CMAKE_CURRENT_SOURCE_DIR}/io_runtime.cpp
     HEADERS
         ${CMAKE_CURRENT_SOURCE_DIR}/http_request.h
         ${CMAKE_CURRENT_SOURCE_DIR}/http_endpoint.h
+        ${CMAKE_CURRENT_SOURCE_DIR}/sse_parser.h
         ${CMAKE_CURRENT_SOURCE_DIR}/http_server.h
         ${CMAKE_CURRENT_SOURCE_DIR}/http_connection.h
         ${CMAKE_CURRENT_SOURCE_DIR}/io_runtime.h

@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "serve/http/sse_parser.h"
 #include "serve/loadgen/bench_config.h"
-#include "serve/loadgen/sse_parser.h"
 
 namespace llmfleet::loadgen {
 
@@ -59,7 +59,7 @@ private:
     api_endpoint _endpoint;
     bool _stream;
     int _status = 0;
-    sse_parser _sse;
+    serve::sse_parser _sse;
     bool _done = false; // [DONE] seen
     std::string _body;  // non-200 responses (at most 4 KiB) and non-streamed 200 bodies
     double _last_content_s = 0;

@@ -9,7 +9,6 @@
 // Client callbacks run on the client's io threads, on_disconnect on a server io thread: `mutex` orders them, and
 // nothing that may call back (client start/cancel) runs under it.
 #include <algorithm>
-#include <cmath>
 
 #include <fmt/format.h>
 
@@ -114,15 +113,19 @@ struct proxy_call : std::enable_shared_from_this<proxy_call> {
     void on_client_gone();
     // Releases the lease; not thread-safe: caller holds mutex.
     void release_locked(backend_pool::outcome outcome, const std::string& reason);
+    // Latency per pool; for generations routed by the table, the (bucket, pool) count and a fallback when the pool
+    // is not the table's first choice (warning on the first and every 1000th of a kind).
     void finish_metrics();
     // Every attempt failed or no untried backend is left: the last backend's answer, or a 502/504.
     void answer_last_failure();
-    // Counts the request's (bucket, pool served), and a fallback when that pool is not the table's first choice
-    // (warning on the first and every 1000th of a kind).
-    void note_route(const std::string& served_pool);
     void observe_output(int64_t completion_tokens);
     http_header_list response_headers() const;
 };
+
+// "backend HOST:PORT (pool NAME)", for error messages.
+std::string describe(const backend& b) {
+    return fmt::format("backend {} (pool {})", b.label, b.pool);
+}
 
 api_error gateway_error(int http_status, std::string message) {
     return api_error{http_status, "server_error", std::move(message), "",
@@ -210,7 +213,7 @@ void proxy_call::attempt() {
 
 http_header_list proxy_call::response_headers() const {
     http_header_list extra;
-    if (lease_pool != nullptr && !tried.empty()) {
+    if (!tried.empty()) {
         extra.emplace_back("x-llmfleet-backend", tried.back()->label);
         extra.emplace_back("x-llmfleet-pool", tried.back()->pool);
     }
@@ -290,7 +293,7 @@ void proxy_call::on_complete(http_client_error error, const std::string& detail)
             return;
         }
         if (too_large) {
-            const std::string where = fmt::format("backend {} (pool {})", target->label, target->pool);
+            const std::string where = describe(*target);
             lock.unlock();
             state->metrics.n_upstream_failed.fetch_add(1, std::memory_order_relaxed);
             finish_metrics();
@@ -298,22 +301,20 @@ void proxy_call::on_complete(http_client_error error, const std::string& detail)
                                                                 where, max_buffered_body_bytes)));
             return;
         }
-        {
-            const int final_status = status;
-            const std::optional<int64_t> tokens = final_status == 200 ? response_completion_tokens(body) : std::nullopt;
-            const http_header_list extra = response_headers();
-            std::string type = content_type;
-            std::string answer = std::move(body);
-            lock.unlock();
-            if (tokens) {
-                observe_output(*tokens);
-            }
-            finish_metrics();
-            out->respond(final_status, type, std::move(answer), extra);
-            return;
+        const int final_status = status;
+        const std::optional<int64_t> tokens = final_status == 200 ? response_completion_tokens(body) : std::nullopt;
+        const http_header_list extra = response_headers();
+        std::string type = content_type;
+        std::string answer = std::move(body);
+        lock.unlock();
+        if (tokens) {
+            observe_output(*tokens);
         }
+        finish_metrics();
+        out->respond(final_status, type, std::move(answer), extra);
+        return;
     }
-    const std::string where = fmt::format("backend {} (pool {})", target->label, target->pool);
+    const std::string where = describe(*target);
     if (streaming) { // after the first byte: never retried; the client gets an error event
         release_locked(backend_pool::outcome::failure, fmt::format("{} mid-stream: {}", to_string(error), detail));
         lock.unlock();
@@ -374,26 +375,6 @@ void proxy_call::answer_last_failure() {
     send_api_error(*out, e);
 }
 
-void proxy_call::note_route(const std::string& served_pool) {
-    if (!state->options.table || candidates.empty()) {
-        return;
-    }
-    const std::string& preferred = candidates.front()->name();
-    int64_t n_fallbacks = 0;
-    {
-        std::lock_guard lock(state->metrics.mutex);
-        ++state->metrics.routed[{bucket, served_pool}];
-        if (served_pool != preferred) {
-            n_fallbacks = ++state->metrics.fallbacks[{preferred, served_pool}];
-        }
-    }
-    if (n_fallbacks == 1 || (n_fallbacks > 0 && n_fallbacks % 1000 == 0)) {
-        LLMFLEET_LOG_WARN("router: pool {} could not take a request of bucket {}; served by pool {} ({} such "
-                          "fallbacks so far)",
-                          preferred, bucket, served_pool, n_fallbacks);
-    }
-}
-
 void proxy_call::on_client_gone() {
     std::shared_ptr<http_exchange> ex;
     {
@@ -410,18 +391,33 @@ void proxy_call::finish_metrics() {
     std::string pool;
     {
         std::lock_guard lock(mutex);
-        if (tried.empty() || tried.back() == nullptr) {
+        if (tried.empty()) {
             return;
         }
         pool = tried.back()->pool;
     }
-    note_route(pool);
+    const bool routed = learn && state->options.table && !candidates.empty();
+    const std::string& preferred = routed ? candidates.front()->name() : pool;
     const double e2e_s = std::chrono::duration<double>(router_clock::now() - start_time).count();
-    std::lock_guard lock(state->metrics.mutex);
-    pool_latency& latency = state->metrics.latency[pool];
-    latency.e2e_s.observe(e2e_s);
-    if (!size.stream) {
-        latency.first_byte_s.observe(e2e_s);
+    int64_t n_fallbacks = 0;
+    {
+        std::lock_guard lock(state->metrics.mutex);
+        pool_latency& latency = state->metrics.latency[pool];
+        latency.e2e_s.observe(e2e_s);
+        if (!size.stream) {
+            latency.first_byte_s.observe(e2e_s);
+        }
+        if (routed) {
+            ++state->metrics.routed[{bucket, pool}];
+            if (pool != preferred) {
+                n_fallbacks = ++state->metrics.fallbacks[{preferred, pool}];
+            }
+        }
+    }
+    if (n_fallbacks == 1 || (n_fallbacks > 0 && n_fallbacks % 1000 == 0)) {
+        LLMFLEET_LOG_WARN("router: pool {} could not take a request of bucket {}; served by pool {} ({} such "
+                          "fallbacks so far)",
+                          preferred, bucket, pool, n_fallbacks);
     }
 }
 
@@ -472,13 +468,14 @@ void proxy_request(const std::shared_ptr<router_state>& state, const http_reques
         call->predicted_output = state->predictor.predict(call->size.input_tokens, call->size.max_tokens);
         call->cost_tokens = call->size.prompt_tokens + call->predicted_output * call->size.n_sequences;
     }
-    call->candidates = state->candidates(call->size.input_tokens, call->predicted_output, call->bucket);
+    call->candidates = generation ? state->candidates(call->size.input_tokens, call->predicted_output, call->bucket)
+                                  : state->all_pools();
     call->upstream.method = req.method;
     call->upstream.target = req.target;
     call->upstream.body = req.body;
     call->upstream.headers.emplace_back("content-type", req.headers.get("content-type", "application/json"));
-    if (!state->options.backend_api_key.empty()) {
-        call->upstream.headers.emplace_back("authorization", "Bearer " + state->options.backend_api_key);
+    if (!state->backend_authorization.empty()) {
+        call->upstream.headers.emplace_back("authorization", state->backend_authorization);
     } else if (const std::string* auth = req.headers.find("authorization")) {
         call->upstream.headers.emplace_back("authorization", *auth);
     }

@@ -74,8 +74,8 @@ void check_backend(const std::shared_ptr<router_state>& state, backend_pool& poo
              }
              const auto body = std::make_shared<std::string>();
              http_client_request models{"GET", "/v1/models", {}, ""};
-             if (!state->options.backend_api_key.empty()) {
-                 models.headers.emplace_back("authorization", "Bearer " + state->options.backend_api_key);
+             if (!state->backend_authorization.empty()) {
+                 models.headers.emplace_back("authorization", state->backend_authorization);
              }
              state->health_client.start(b.endpoint, std::move(models),
                                         {[](const http_response_head&) {},
@@ -116,8 +116,18 @@ void health_loop(const std::shared_ptr<router_state>& state) {
 } // namespace
 
 router_state::router_state(router_options o)
-    : options(std::move(o)), pools(make_pools(options)), predictor(options.predictor), runtime(make_runtime(options)),
+    : options(std::move(o)),
+      backend_authorization(options.backend_api_key.empty() ? "" : "Bearer " + options.backend_api_key),
+      pools(make_pools(options)), predictor(options.predictor), runtime(make_runtime(options)),
       client(on_runtime(options.client, runtime)), health_client(health_client_options(options)) {}
+
+std::vector<backend_pool*> router_state::all_pools() const {
+    std::vector<backend_pool*> out;
+    for (const auto& p : pools) {
+        out.push_back(p.get());
+    }
+    return out;
+}
 
 backend_pool* router_state::pool_named(const std::string& name) {
     for (const auto& p : pools) {
@@ -130,12 +140,11 @@ backend_pool* router_state::pool_named(const std::string& name) {
 
 std::vector<backend_pool*> router_state::candidates(int64_t input_tokens, int64_t predicted_output_tokens,
                                                     int64_t& bucket) {
-    std::vector<backend_pool*> out;
     if (!options.table) {
         bucket = -1;
-        out.push_back(pools.front().get());
-        return out;
+        return all_pools(); // the one pool of every backend
     }
+    std::vector<backend_pool*> out;
     bucket = options.table->find_bucket(input_tokens, predicted_output_tokens);
     for (const std::string& name : options.table->pick_pools(bucket)) {
         if (backend_pool* p = pool_named(name)) {

@@ -54,12 +54,15 @@ struct router_state {
     // other routes, then the remaining pools; without a table, the one pool of all backends. `bucket` is set (or
     // -1 without a table).
     std::vector<backend_pool*> candidates(int64_t input_tokens, int64_t predicted_output_tokens, int64_t& bucket);
+    // Every pool in configuration order (requests that are not generations: no plan bucket).
+    std::vector<backend_pool*> all_pools() const;
     backend_pool* pool_named(const std::string& name);
     // A 404 unless the model is empty, or no model ids were learned yet, or it is one of them.
     bool model_known(const std::string& model) const;
     std::vector<std::string> model_ids() const;
 
     router_options options;
+    std::string backend_authorization; // "Bearer <backend_api_key>", or empty: the header sent to the engines
     // With a table: one per configured pool, in configuration order. Without: one pool "*" holding every backend
     // (each labelled with its configured pool).
     std::vector<std::unique_ptr<backend_pool>> pools;

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "model/make_model.h"
 #include "tests/test_support.h"
 
 namespace llmfleet::test {
@@ -163,6 +164,17 @@ inline int open_stream(int port, const std::string& body, const std::string& pat
 inline double metric(const std::string& text, const std::string& name) {
     const size_t at = text.find("\n" + name + " ");
     return at == std::string::npos ? -1 : std::stod(text.substr(at + 1 + name.size() + 1));
+}
+
+// A tiny random Qwen2 model (with its tokenizer) for this test binary, made once on first use.
+inline std::string tiny_model_dir(const std::string& tag) {
+    static const std::string dir = [&tag] {
+        const std::string d = temp_path(tag, "tiny");
+        std::filesystem::remove_all(d);
+        model::make_model({model::architecture::qwen2, "tiny", 5, model::dtype::bf16, 1, d});
+        return d;
+    }();
+    return dir;
 }
 
 // True when node and the pinned official openai package (tests/reference) are installed.

@@ -4,18 +4,15 @@
 // a graceful exit 0 on SIGTERM.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <unistd.h>
 
-#include "model/make_model.h"
 #include "tests/serve/e2e_support.h"
 
 namespace llmfleet {
 namespace {
 
-namespace fs = std::filesystem;
 const std::string tag = "test_engine_server_e2e";
 
 // `llmfleet engine --port 0 ARGS` as a child process.
@@ -24,13 +21,7 @@ struct engine_process : test::server_process {
 };
 
 std::string model_dir() {
-    static const std::string dir = [] {
-        const std::string d = test::temp_path(tag, "model");
-        fs::remove_all(d);
-        model::make_model({model::architecture::qwen2, "tiny", 5, model::dtype::bf16, 1, d});
-        return d;
-    }();
-    return dir;
+    return test::tiny_model_dir(tag);
 }
 
 test::http_reply curl(const std::string& method, const std::string& url, const std::string& body,

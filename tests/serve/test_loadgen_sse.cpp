@@ -6,14 +6,14 @@
 
 #include <gtest/gtest.h>
 
+#include "serve/http/sse_parser.h"
 #include "serve/loadgen/response_tracker.h"
-#include "serve/loadgen/sse_parser.h"
 
 namespace llmfleet::loadgen {
 namespace {
 
 std::vector<std::string> parse_in_pieces(std::string_view stream, const std::vector<size_t>& cuts) {
-    sse_parser parser;
+    serve::sse_parser parser;
     std::vector<std::string> events;
     size_t at = 0;
     for (size_t cut : cuts) {
@@ -53,7 +53,7 @@ TEST(loadgen_sse, events_are_the_same_however_the_bytes_are_split) {
 }
 
 TEST(loadgen_sse, an_unterminated_event_is_held_not_dispatched) {
-    sse_parser parser;
+    serve::sse_parser parser;
     int n = 0;
     parser.feed("data: {\"a\":1}\n", [&](std::string_view) { ++n; });
     EXPECT_EQ(n, 0);

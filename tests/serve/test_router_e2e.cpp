@@ -6,28 +6,19 @@
 
 #include <array>
 #include <atomic>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "model/make_model.h"
 #include "serve/http/http_client.h"
 #include "tests/serve/e2e_support.h"
 
 namespace llmfleet {
 namespace {
 
-namespace fs = std::filesystem;
 const std::string tag = "test_router_e2e";
 
 std::string model_dir() {
-    static const std::string dir = [] {
-        const std::string d = test::temp_path(tag, "tiny");
-        fs::remove_all(d);
-        model::make_model({model::architecture::qwen2, "tiny", 5, model::dtype::bf16, 1, d});
-        return d;
-    }();
-    return dir;
+    return test::tiny_model_dir(tag);
 }
 
 struct engine_process : test::server_process {

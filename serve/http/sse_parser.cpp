@@ -1,7 +1,7 @@
 // SSE line splitting (LF / CRLF / CR, across feed() calls) and field handling.
-#include "serve/loadgen/sse_parser.h"
+#include "serve/http/sse_parser.h"
 
-namespace llmfleet::loadgen {
+namespace llmfleet::serve {
 
 void sse_parser::feed(std::string_view bytes, const event_callback& on_event) {
     size_t at = 0;
@@ -65,4 +65,4 @@ void sse_parser::on_line(std::string_view line, const event_callback& on_event) 
     _has_data = true;
 }
 
-} // namespace llmfleet::loadgen
+} // namespace llmfleet::serve

@@ -1,12 +1,13 @@
 // Incremental Server-Sent Events framing (the WHATWG event-stream format, as OpenAI-compatible servers send it):
-// bytes arrive split anywhere (mid-line, mid-"data:", between CR and LF) and complete events come out.
+// bytes arrive split anywhere (mid-line, mid-"data:", between CR and LF) and complete events come out. Used by
+// the load generator (timing each event) and the router's stream scanner.
 #pragma once
 
 #include <functional>
 #include <string>
 #include <string_view>
 
-namespace llmfleet::loadgen {
+namespace llmfleet::serve {
 
 // Lines end with LF, CRLF or CR. A "data:" line adds its value (one space after the colon removed) to the
 // event, several joined by '\n'; a blank line dispatches the event when it has data. Comment lines (":...") and
@@ -30,4 +31,4 @@ private:
     bool _skip_next_lf = false; // the last line ended with CR: an LF right after it belongs to it
 };
 
-} // namespace llmfleet::loadgen
+} // namespace llmfleet::serve
