@@ -1,23 +1,22 @@
-// The CPU backend: the model's weights converted to f32 in memory (fused QKV and gate/up projections), a
-// paged f32 KV pool, and a forward pass over kernels::cpu (OpenBLAS GEMMs, threaded attention).
+// The CPU backend on one device: the whole model as one cpu_shard (weights converted to f32 with fused QKV and
+// gate/up projections, a paged f32 KV pool, a forward pass over kernels::cpu: OpenBLAS GEMMs, threaded
+// attention). Tensor/pipeline-parallel CPU engines are in parallel_runner.h.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "common/thread_pool.h"
+#include "engine/cpu_shard.h"
 #include "engine/engine.h"
 #include "engine/model_runner.h"
 
 namespace llmfleet::engine {
 
-struct cpu_runner_options {
-    int64_t n_kv_blocks = 0; // KV pool size in blocks (> 0)
-    int32_t block_size = 16; // token slots per block
-    int32_t n_threads = 0;   // 0 → default_thread_count()
-};
+using cpu_runner_options = cpu_shard_options;
 
 class cpu_model_runner final : public model_runner {
 public:
@@ -25,41 +24,17 @@ public:
     // Throws llmfleet::error naming the file or tensor.
     cpu_model_runner(const std::string& model_dir, cpu_runner_options options);
 
-    const model::model_config& config() const override { return _config; }
-    int32_t n_kv_blocks() const override { return static_cast<int32_t>(_n_kv_blocks); }
-    int32_t block_size() const override { return _block_size; }
+    const model::model_config& config() const override { return _shard.config(); }
+    int32_t n_kv_blocks() const override { return static_cast<int32_t>(_shard.n_kv_blocks()); }
+    int32_t block_size() const override { return _shard.block_size(); }
     void forward(const forward_batch& batch, std::span<float> logits) override;
     std::string describe() const override;
 
-    int64_t weight_bytes() const; // f32 bytes of all weights held (what one decode step reads)
+    int64_t weight_bytes() const { return _shard.weight_bytes(); } // what one decode step reads
 
 private:
-    struct layer {
-        std::vector<float> input_norm; // [hidden]
-        std::vector<float> w_qkv;      // [q_size + 2 kv_size, hidden]: q, k, v rows stacked
-        std::vector<float> b_qkv;      // [q_size + 2 kv_size]; empty without attention bias
-        std::vector<float> wo;         // [hidden, q_size]
-        std::vector<float> post_norm;  // [hidden]
-        std::vector<float> w_gate_up;  // [2 intermediate, hidden]: gate rows, then up rows
-        std::vector<float> w_down;     // [hidden, intermediate]
-        // [n_kv_blocks, block_size, n_kv_heads, head_dim], left uninitialised: a slot is always written
-        // before it is read, and untouched pages of a large pool cost no memory.
-        std::unique_ptr<float[]> k_cache, v_cache;
-    };
-    struct scratch {
-        std::vector<float> x, normed, qkv, attn, proj, gate_up, act, cos, sin, last_normed;
-    };
-
-    model::model_config _config;
-    int64_t _n_kv_blocks;
-    int32_t _block_size;
-    thread_pool _pool;
-    std::vector<float> _embed; // [vocab, hidden]
-    std::vector<layer> _layers;
-    std::vector<float> _norm;     // [hidden]
-    std::vector<float> _lm_head;  // [vocab, hidden]; empty when tied to _embed
-    std::vector<float> _inv_freq; // [head_dim / 2]
-    scratch _s;
+    cpu_shard _shard;      // the whole model: the shard of a 1 × 1 layout
+    std::vector<float> _x; // [n_tokens, hidden] the residual stream
 };
 
 // An engine over the CPU runner with the KV pool sized in GiB (what --kv-cache-gib sets), and the model
@@ -73,5 +48,10 @@ struct cpu_engine_options {
 };
 // Throws llmfleet::error: unreadable model, or a pool smaller than one block ("raise --kv-cache-gib").
 std::unique_ptr<engine> make_cpu_engine(const cpu_engine_options& options, const clock_source* clock = nullptr);
+
+// Blocks of block_bytes that options.kv_cache_gib holds; throws when it is not positive or holds none.
+int64_t kv_blocks_for_budget(const cpu_engine_options& options, int64_t block_bytes);
+// The model directory's tokenizer.json, or null (logged) when it has none.
+std::shared_ptr<const model::tokenizer> load_optional_tokenizer(const std::string& model_dir);
 
 } // namespace llmfleet::engine

@@ -176,6 +176,13 @@ void make_model(const make_model_options& o) {
         throw invalid_input(fmt::format("--shards: expected >= 1, got {}", o.n_shards));
     }
     model_config c = preset_config(o.arch, o.preset);
+    if (o.n_layers < 0) {
+        throw invalid_input(
+            fmt::format("--layers: expected >= 1 (or 0 for the preset's {}), got {}", c.n_layers, o.n_layers));
+    }
+    if (o.n_layers > 0) {
+        c.n_layers = o.n_layers;
+    }
     c.torch_dtype = o.type == dtype::bf16 ? "bfloat16" : (o.type == dtype::f16 ? "float16" : "float32");
     fs::create_directories(o.out_dir);
     const fs::path dir(o.out_dir);

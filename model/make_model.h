@@ -19,6 +19,7 @@ struct make_model_options {
     dtype type = dtype::bf16;
     int64_t n_shards = 1;
     std::string out_dir;
+    int64_t n_layers = 0; // 0 → the preset's (tests of pipeline stages want more layers than tiny's 2)
 };
 
 // The dimensions of a preset for an architecture; throws invalid_argument listing the presets.

@@ -254,17 +254,48 @@ std::span<const std::byte> weight_store::bytes(const tensor_info& info) const {
     return _files[it->second.first]->bytes(info);
 }
 
-std::vector<float> weight_store::to_f32(const tensor_info& info) const {
-    const std::span<const std::byte> raw = bytes(info);
-    std::vector<float> out(static_cast<size_t>(info.n_elements()));
-    if (info.type == dtype::f32) {
-        std::memcpy(out.data(), raw.data(), raw.size());
-        return out;
+namespace {
+
+// dst [n] f32 from n elements of `type` at src (unaligned).
+void convert_to_f32(const std::byte* src, dtype type, float* dst, int64_t n) {
+    if (type == dtype::f32) {
+        std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+        return;
     }
-    for (size_t i = 0; i < out.size(); ++i) {
+    for (int64_t i = 0; i < n; ++i) {
         uint16_t bits;
-        std::memcpy(&bits, raw.data() + 2 * i, 2);
-        out[i] = info.type == dtype::bf16 ? bf16_to_f32(bits) : f16_to_f32(bits);
+        std::memcpy(&bits, src + 2 * i, 2);
+        dst[i] = type == dtype::bf16 ? bf16_to_f32(bits) : f16_to_f32(bits);
+    }
+}
+
+} // namespace
+
+std::vector<float> weight_store::to_f32(const tensor_info& info) const {
+    std::vector<float> out(static_cast<size_t>(info.n_elements()));
+    convert_to_f32(bytes(info).data(), info.type, out.data(), info.n_elements());
+    return out;
+}
+
+std::vector<float> weight_store::to_f32_block(const tensor_info& info, int64_t row_begin, int64_t row_end,
+                                              int64_t col_begin, int64_t col_end) const {
+    if (info.shape.empty() || info.shape.size() > 2) {
+        throw invalid_input(fmt::format("tensor '{}' has shape {}: a block read needs 1 or 2 dimensions", info.name,
+                                        info.shape_string()));
+    }
+    const int64_t n_rows = info.shape[0], n_cols = info.shape.size() == 2 ? info.shape[1] : 1;
+    if (row_begin < 0 || row_begin > row_end || row_end > n_rows || col_begin < 0 || col_begin > col_end ||
+        col_end > n_cols) {
+        throw invalid_input(fmt::format("tensor '{}' {}: block rows [{}, {}) × columns [{}, {}) is outside it",
+                                        info.name, info.shape_string(), row_begin, row_end, col_begin, col_end));
+    }
+    const std::span<const std::byte> raw = bytes(info);
+    const int64_t rows = row_end - row_begin, cols = col_end - col_begin;
+    const auto elem = static_cast<int64_t>(dtype_size_bytes(info.type));
+    std::vector<float> out(static_cast<size_t>(rows * cols));
+    for (int64_t r = 0; r < rows; ++r) {
+        convert_to_f32(raw.data() + ((row_begin + r) * n_cols + col_begin) * elem, info.type, out.data() + r * cols,
+                       cols);
     }
     return out;
 }

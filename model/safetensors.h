@@ -80,6 +80,12 @@ public:
     std::span<const std::byte> bytes(const tensor_info& info) const;
     // Converts any stored dtype to f32 (row-major copy).
     std::vector<float> to_f32(const tensor_info& info) const;
+    // The block rows [row_begin, row_end) × columns [col_begin, col_end) of a 2-D tensor (a 1-D tensor [n] is read as
+    // [n, 1]: columns [0, 1)), as f32 [rows, cols] row-major. Only those
+    // bytes of the mapping are touched, so a tensor-parallel rank reads its own shard and never the whole tensor.
+    // Throws invalid_argument naming the tensor when the ranges fall outside its shape.
+    std::vector<float> to_f32_block(const tensor_info& info, int64_t row_begin, int64_t row_end, int64_t col_begin,
+                                    int64_t col_end) const;
     std::vector<std::string> names() const;
     size_t n_files() const { return _files.size(); }
 

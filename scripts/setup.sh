@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build ccache pkg-config git
           libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
-          coinor-libcbc-dev libopenblas-dev libpcre2-dev libicu-dev libboost-dev)
+          coinor-libcbc-dev libopenblas-dev libpcre2-dev libicu-dev libboost-dev
+          openmpi-bin libopenmpi-dev) # MPI: `--comm mpi` (multi-process tensor/pipeline parallelism) and its tests
 if [ "${1:-}" = "--test" ]; then
     packages+=(python3-torch python3-numpy) # tests/reference: the independent forward pass
     packages+=(curl)                        # tests/serve: HTTP-level checks of `llmfleet engine`

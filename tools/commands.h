@@ -8,7 +8,6 @@
 
 #include <CLI/CLI.hpp>
 
-#include "engine/cpu_model_runner.h"
 #include "serve/http/http_server.h"
 
 namespace llmfleet::tools {
@@ -51,9 +50,5 @@ command add_bench_command(CLI::App& app);
 // A future that gets the first SIGINT/SIGTERM number the server sees (later signals are ignored while stopping).
 // note: call before http.start().
 std::future<int> first_signal(serve::http_server& http);
-
-// The engine flags shared by generate and engine: --model, --kv-cache-gib, --block-size, scheduling limits,
-// --max-model-len, --no-prefix-caching, --no-chunked-prefill, --threads.
-void add_engine_flags(CLI::App* sub, engine::cpu_engine_options& options);
 
 } // namespace llmfleet::tools

@@ -3,6 +3,7 @@
 // --drain-s), then exit 0.
 #include <fmt/core.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
@@ -13,43 +14,49 @@
 #include "model/chat_template.h"
 #include "serve/engine_server/engine_server.h"
 #include "tools/commands.h"
+#include "tools/engine_setup.h"
 
 namespace llmfleet::tools {
 
 namespace {
 
-struct engine_flags {
-    engine::cpu_engine_options engine;
+struct engine_command_flags {
+    engine_flags engine;
     serve::engine_server_options server;
     std::string chat_template;
     int32_t max_pending_requests = 1024;
     double drain_s = 30;
 };
 
-int run_engine(engine_flags& f) {
+int run_engine(engine_command_flags& f) {
     if (f.server.api_key.empty()) {
         if (const char* key = std::getenv("LLMFLEET_API_KEY"); key != nullptr) {
             f.server.api_key = key;
         }
     }
     if (f.server.model_name.empty()) {
-        f.server.model_name = std::filesystem::path(f.engine.model_dir).lexically_normal().filename().string();
+        f.server.model_name = std::filesystem::path(f.engine.model_dir()).lexically_normal().filename().string();
         if (f.server.model_name.empty()) { // "dir/" normalises to an empty file name
-            f.server.model_name = std::filesystem::path(f.engine.model_dir).parent_path().filename().string();
+            f.server.model_name = std::filesystem::path(f.engine.model_dir()).parent_path().filename().string();
         }
     }
     if (!f.chat_template.empty()) {
         f.server.chat_template = model::parse_chat_template(f.chat_template);
     } else {
         try {
-            f.server.chat_template = model::detect_chat_template(f.engine.model_dir);
+            f.server.chat_template = model::detect_chat_template(f.engine.model_dir());
         } catch (const error& e) {
             LLMFLEET_LOG_WARN("chat is off: {} (pass --chat-template chatml|llama3)", e.what());
         }
     }
-    auto eng = engine::make_cpu_engine(f.engine);
-    const std::string backend = eng->runner().describe();
-    serve::engine_loop loop(std::move(eng), {f.max_pending_requests});
+    built_engine built = build_engine(f.engine);
+    if (built.is_follower()) {
+        return 0; // another rank of an MPI engine: it followed rank 0 until rank 0 stopped
+    }
+    const std::string backend = built.engine->runner().describe();
+    // A failed step (e.g. a parallel rank died) ends the process with exit 1, through the same path as SIGTERM.
+    serve::engine_loop loop(std::move(built.engine),
+                            {f.max_pending_requests, [](const std::string&) { std::raise(SIGTERM); }});
     serve::engine_server server(loop, f.server);
     std::future<int> signalled = first_signal(server.http());
     server.start();
@@ -63,13 +70,17 @@ int run_engine(engine_flags& f) {
     server.http().stop_accepting();
     loop.stop(f.drain_s);
     server.http().shutdown(std::chrono::milliseconds(2000));
+    if (const std::string failure = loop.failure(); !failure.empty()) {
+        LLMFLEET_LOG_ERROR("the engine failed: {}", failure);
+        return 1;
+    }
     return 0;
 }
 
 } // namespace
 
 command add_engine_command(CLI::App& app) {
-    auto f = std::make_shared<engine_flags>();
+    auto f = std::make_shared<engine_command_flags>();
     f->server.http.port = 8000;
     CLI::App* sub = app.add_subcommand("engine", "Serve a model over the OpenAI API (CPU engine)");
     add_engine_flags(sub, f->engine);

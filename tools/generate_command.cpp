@@ -14,13 +14,14 @@
 #include "engine/cpu_model_runner.h"
 #include "model/chat_template.h"
 #include "tools/commands.h"
+#include "tools/engine_setup.h"
 
 namespace llmfleet::tools {
 
 namespace {
 
 struct generate_flags {
-    engine::cpu_engine_options engine;
+    engine_flags engine;
     std::string prompt;
     std::vector<std::string> prompt_ids;
     std::string chat;
@@ -57,14 +58,14 @@ std::vector<std::vector<int32_t>> prompts_of(const generate_flags& f, const engi
     if (tok == nullptr) {
         throw error(status_code::not_found, fmt::format("{}: --prompt and --chat need tokenizer.json in the model "
                                                         "directory; give token ids with --prompt-ids instead",
-                                                        f.engine.model_dir));
+                                                        f.engine.model_dir()));
     }
     if (!f.prompt.empty()) {
         prompts.push_back(tok->encode(f.prompt, /*add_special_tokens=*/true));
     }
     if (!f.chat.empty()) {
         const std::string json_text = f.chat.starts_with('@') ? read_file(f.chat.substr(1), "--chat") : f.chat;
-        const model::chat_template t = f.chat_template.empty() ? model::detect_chat_template(f.engine.model_dir)
+        const model::chat_template t = f.chat_template.empty() ? model::detect_chat_template(f.engine.model_dir())
                                                                : model::parse_chat_template(f.chat_template);
         const std::string text = model::apply_chat_template(t, model::parse_chat_messages(json_text), true);
         prompts.push_back(tok->encode(text, /*add_special_tokens=*/false));
@@ -121,7 +122,11 @@ int run_generate(generate_flags& f) {
         f.sampling.seed = static_cast<uint64_t>(f.seed);
     }
     f.sampling.stop_token_ids = f.stop_token_ids;
-    auto e = engine::make_cpu_engine(f.engine);
+    built_engine built = build_engine(f.engine);
+    if (built.is_follower()) {
+        return 0; // another rank of an MPI engine: rank 0 prints the results
+    }
+    engine::engine* e = built.engine.get();
     LLMFLEET_LOG_INFO("{}; max_model_len {}", e->runner().describe(), e->max_model_len());
     const std::vector<std::vector<int32_t>> prompts = prompts_of(f, *e);
     std::map<int64_t, result> results;
@@ -213,21 +218,6 @@ command add_generate_command(CLI::App& app) {
     sub->add_option("--dump-logits", f->dump_logits, "Write the raw logits of each generated token (.npy)");
     add_engine_flags(sub, f->engine);
     return command{sub, [f] { return run_generate(*f); }};
-}
-
-void add_engine_flags(CLI::App* sub, engine::cpu_engine_options& o) {
-    sub->add_option("--model", o.model_dir, "Hugging Face model directory")->required();
-    sub->add_option("--kv-cache-gib", o.kv_cache_gib, "KV pool size")->capture_default_str();
-    sub->add_option("--block-size", o.block_size, "Tokens per KV block")->capture_default_str();
-    sub->add_option("--max-num-batched-tokens", o.engine.scheduling.max_num_batched_tokens, "Token budget per step")
-        ->capture_default_str();
-    sub->add_option("--max-num-seqs", o.engine.scheduling.max_num_seqs, "Running sequences at most")
-        ->capture_default_str();
-    sub->add_option("--max-model-len", o.engine.max_model_len, "Context length (default: the model's)");
-    sub->add_flag("--no-prefix-caching{false}", o.engine.enable_prefix_caching, "Disable the prefix cache");
-    sub->add_flag("--no-chunked-prefill{false}", o.engine.scheduling.enable_chunked_prefill,
-                  "Admit prompts only whole");
-    sub->add_option("--threads", o.n_threads, "CPU threads (default: all, or LLMFLEET_THREADS)");
 }
 
 } // namespace llmfleet::tools

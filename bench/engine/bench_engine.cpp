@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "bench/engine/bench_support.h"
 #include "common/thread_pool.h"
 #include "engine/cpu_model_runner.h"
 #include "engine/engine.h"
@@ -25,28 +26,11 @@
 
 using namespace llmfleet;
 using namespace llmfleet::engine;
+using llmfleet::bench::measure_read_bandwidth_gbps;
+using llmfleet::bench::now_s;
+using llmfleet::bench::prompt;
 
 namespace {
-
-double now_s() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// Streaming read bandwidth: every thread sums its slice of a 1 GiB buffer in wide vectors (best of 5).
-double measure_read_bandwidth_gbps(int32_t n_threads) {
-    const size_t n = (1ULL << 30) / sizeof(float);
-    std::vector<float> buf(n, 1.0f);
-    thread_pool pool(n_threads);
-    double best_s = 1e9;
-    std::atomic<double> sink{0};
-    for (int pass = 0; pass < 5; ++pass) {
-        const double t0 = now_s();
-        pool.parallel_for(static_cast<int64_t>(n), 1 << 20,
-                          [&](int64_t b, int64_t e) { sink = sink + kernels::cpu::stream_sum(buf.data() + b, e - b); });
-        best_s = std::min(best_s, now_s() - t0);
-    }
-    return static_cast<double>(n * sizeof(float)) / best_s / 1e9;
-}
 
 // Achievable f32 GEMM rate: OpenBLAS sgemm on 2048³ (best of 3), the compute roof of prefill.
 double measure_sgemm_gflops() {
@@ -59,14 +43,6 @@ double measure_sgemm_gflops() {
         best_s = std::min(best_s, now_s() - t0);
     }
     return 2.0 * n * n * n / best_s / 1e9;
-}
-
-std::vector<int32_t> prompt(int32_t n, int32_t salt, int64_t vocab = 150000) {
-    std::vector<int32_t> ids(n);
-    for (int32_t i = 0; i < n; ++i) {
-        ids[i] = static_cast<int32_t>((i * 7919LL + salt * 104729LL) % std::min<int64_t>(vocab, 150000));
-    }
-    return ids;
 }
 
 // A forward pass that does nothing (logits stay as they are): the engine's own CPU cost.
@@ -153,13 +129,7 @@ int main(int argc, char** argv) {
         return 0;
     }
 
-    if (model_dir.empty()) {
-        model_dir = (std::filesystem::temp_directory_path() / "llmfleet-bench-qwen2.5-0.5b").string();
-        if (!std::filesystem::exists(model_dir + "/config.json")) {
-            fmt::print("writing a random Qwen2.5-0.5B-shaped model to {} ...\n", model_dir);
-            model::make_model({model::architecture::qwen2, "qwen2.5-0.5b", 1, model::dtype::bf16, 1, model_dir});
-        }
-    }
+    model_dir = bench::qwen_05b_model(model_dir);
     cpu_engine_options o;
     o.model_dir = model_dir;
     o.kv_cache_gib = 2.0;

@@ -23,6 +23,9 @@ engine_loop::~engine_loop() {
 result<int64_t> engine_loop::submit(std::vector<int32_t> prompt, engine::sampling_params params,
                                     engine::request_options options, event_callback callback) {
     std::lock_guard lock(_mutex);
+    if (!_failure.empty()) {
+        return status(status_code::unavailable, "the engine failed: " + _failure + "; retry on another replica");
+    }
     if (!_accepting) {
         return status(status_code::unavailable, "the engine is shutting down; retry on another replica");
     }
@@ -64,6 +67,35 @@ void engine_loop::stop(double drain_s) {
 loop_metrics engine_loop::metrics() const {
     std::lock_guard lock(_mutex);
     return _metrics;
+}
+
+std::string engine_loop::failure() const {
+    std::lock_guard lock(_mutex);
+    return _failure;
+}
+
+void engine_loop::fail(const std::string& why) {
+    LLMFLEET_LOG_ERROR("engine step failed, failing {} requests and stopping: {}", _in_flight.size(), why);
+    {
+        std::lock_guard lock(_mutex);
+        _failure = why;
+        _accepting = false;
+    }
+    abort_all("the engine failed: " + why);
+    std::vector<submission> late;
+    {
+        std::lock_guard lock(_mutex);
+        late.swap(_submitted);
+    }
+    const status failure(status_code::unavailable, "the engine failed: " + why);
+    for (submission& s : late) {
+        s.callback({nullptr, &failure});
+        std::lock_guard lock(_mutex);
+        --_n_pending;
+    }
+    if (_options.on_fatal) {
+        _options.on_fatal(why);
+    }
 }
 
 void engine_loop::admit(std::vector<submission>& batch) {
@@ -131,13 +163,13 @@ void engine_loop::abort_engine_request(int64_t engine_id, const std::string& why
     deliver(out, _clock.now_s());
 }
 
-void engine_loop::abort_all() {
+void engine_loop::abort_all(const std::string& why) {
     std::vector<int64_t> ids;
     for (const auto& [lid, eid] : _engine_id_of) {
         ids.push_back(eid);
     }
     for (const int64_t eid : ids) {
-        abort_engine_request(eid, "the engine is shutting down");
+        abort_engine_request(eid, why);
     }
 }
 
@@ -166,13 +198,18 @@ void engine_loop::run() {
         }
         aborts.clear();
         if (stop_now) {
-            abort_all();
+            abort_all("the engine is shutting down");
         }
         if (_engine->has_unfinished()) {
-            const std::vector<engine::request_output>& outputs = _engine->step();
-            const double now_s = _clock.now_s();
-            for (const engine::request_output& out : outputs) {
-                deliver(out, now_s);
+            try {
+                const std::vector<engine::request_output>& outputs = _engine->step();
+                const double now_s = _clock.now_s();
+                for (const engine::request_output& out : outputs) {
+                    deliver(out, now_s);
+                }
+            } catch (const std::exception& e) {
+                fail(e.what());
+                return;
             }
         }
         const engine::engine_stats st = _engine->stats();

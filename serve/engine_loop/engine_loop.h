@@ -24,6 +24,9 @@ namespace llmfleet::serve {
 
 struct engine_loop_options {
     int32_t max_pending_requests = 1024; // queued + waiting + running at most; more → resource_exhausted (429)
+    // Called once, on the engine thread, when a step throws (a model runner failure, e.g. a parallel rank died):
+    // every in-flight request has been failed with the message, and the loop has stopped. Must be quick.
+    std::function<void(const std::string& why)> on_fatal = nullptr;
 };
 
 // What a request's callback receives: admission failed (failure set, once), or an output (the last one has
@@ -73,6 +76,9 @@ public:
     void stop(double drain_s);
     // (thread-safe) A snapshot of the metrics.
     loop_metrics metrics() const;
+    // (thread-safe) Why the engine failed (a step threw), or empty while it is healthy. A failed loop accepts
+    // nothing (unavailable, with this message).
+    std::string failure() const;
 
 private:
     struct submission {
@@ -91,7 +97,8 @@ private:
     void deliver(const engine::request_output& out, double now_s);
     // Aborts it in the engine and delivers its final output (reason abort, error `why`), if it was running.
     void abort_engine_request(int64_t engine_id, const std::string& why);
-    void abort_all();
+    void abort_all(const std::string& why);
+    void fail(const std::string& why); // a step threw: fail everything, stop accepting, tell on_fatal
 
     std::unique_ptr<engine::engine> _engine;
     steady_clock_source _steady_clock;
@@ -110,6 +117,7 @@ private:
     bool _accepting = true;
     bool _stop_now = false;
     double _drain_deadline_s = 0;
+    std::string _failure;
     loop_metrics _metrics;
 
     // Engine thread only.

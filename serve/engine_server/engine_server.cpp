@@ -184,8 +184,10 @@ engine_server::engine_server(engine_loop& loop, engine_server_options options)
             o->respond(200, json_type, dump(models_response(_options.model_name, _created_s, _loop.max_model_len())));
         }
     });
-    _http.add_route("GET", "/health",
-                    [](const http_request&, std::shared_ptr<http_responder> o) { o->respond(200, "text/plain", ""); });
+    _http.add_route("GET", "/health", [this](const http_request&, std::shared_ptr<http_responder> o) {
+        const std::string failure = _loop.failure();
+        o->respond(failure.empty() ? 200 : 503, "text/plain", failure.empty() ? "" : "engine failed: " + failure);
+    });
     _http.add_route("GET", "/metrics", [this](const http_request&, std::shared_ptr<http_responder> o) {
         o->respond(200, "text/plain; version=0.0.4", metrics_text());
     });

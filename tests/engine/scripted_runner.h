@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "common/error.h"
 #include "engine/model_runner.h"
 
 namespace llmfleet::engine {
@@ -31,6 +32,9 @@ public:
         if (step_delay.count() > 0) {
             std::this_thread::sleep_for(step_delay); // stands in for a model's time per step
         }
+        if (fail_at_step >= 0 && _n_steps++ == fail_at_step) {
+            throw error(status_code::unavailable, "rank 1 failed: injected"); // e.g. a parallel rank died
+        }
         std::fill(logits.begin(), logits.end(), 0.0f);
         for (size_t i = 0; i < batch.logits_indices.size(); ++i) {
             const int32_t token = batch.token_ids[batch.logits_indices[i]];
@@ -42,12 +46,15 @@ public:
         }
     }
     int32_t nan_after_token = -1;
+    int32_t fail_at_step = -1; // forward() number fail_at_step throws
+
     std::chrono::milliseconds step_delay{0};
     std::string describe() const override { return "scripted"; }
 
 private:
     model::model_config _config;
     int32_t _eos_from;
+    int32_t _n_steps = 0;
 };
 
 } // namespace llmfleet::engine

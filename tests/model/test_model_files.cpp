@@ -127,6 +127,19 @@ TEST(safetensors, round_trip) {
     EXPECT_EQ(f.header().data_offset % 8, 0u); // header padded to 8 bytes
 }
 
+TEST(safetensors, block_reads_only_the_asked_rows_and_columns) {
+    const std::string dir = temp_dir("block");
+    valid_file(dir);
+    fs::rename(dir + "/two.safetensors", dir + "/model.safetensors");
+    const weight_store store(dir);
+    const tensor_info& a = *store.find("a");                                                 // [[1, 2, 3], [4, 5, 6]]
+    EXPECT_EQ(store.to_f32_block(a, 0, 2, 1, 3), (std::vector<float>{2, 3, 5, 6}));          // a column shard
+    EXPECT_EQ(store.to_f32_block(a, 1, 2, 0, 3), (std::vector<float>{4, 5, 6}));             // a row shard
+    EXPECT_EQ(store.to_f32_block(*store.find("b"), 1, 3, 0, 1), (std::vector<float>{0, 0})); // 1-D, bf16
+    EXPECT_NE(error_of([&] { store.to_f32_block(a, 0, 3, 0, 1); }).find("rows [0, 3) × columns [0, 1) is outside it"),
+              std::string::npos);
+}
+
 // Builds a file from a header text and a data section size.
 std::vector<uint8_t> raw_file(const std::string& header, size_t data_bytes) {
     std::vector<uint8_t> out(8 + header.size() + data_bytes, 0);

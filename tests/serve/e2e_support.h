@@ -31,8 +31,10 @@ public:
         _out = temp_path(tag, "server.stdout." + std::to_string(++_count));
         _pid = fork();
         if (_pid == 0) {
-            const std::string cmd = "exec " + std::string(LLMFLEET_BINARY_DIR) + "/bin/" + program + " " + args + " >" +
-                                    _out + " 2>" + _out + ".err";
+            // program: a binary of build/bin, or an absolute path (e.g. mpirun, with llmfleet in args).
+            const std::string path =
+                program.starts_with('/') ? program : std::string(LLMFLEET_BINARY_DIR) + "/bin/" + program;
+            const std::string cmd = "exec " + path + " " + args + " >" + _out + " 2>" + _out + ".err";
             execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
             _exit(127);
         }
@@ -63,6 +65,21 @@ public:
     // SIGKILL (a crash), then wait.
     void kill9() { signal_and_wait(SIGKILL); }
     bool running() const { return _pid > 0; }
+    pid_t pid() const { return _pid; }
+    // Waits up to timeout_s for the process to exit by itself; its exit code, or -1 when killed by a signal, or
+    // -2 when it is still running.
+    int wait_exit(double timeout_s) {
+        for (int i = 0; i < static_cast<int>(timeout_s * 10) && _pid > 0; ++i) {
+            int status = 0;
+            if (waitpid(_pid, &status, WNOHANG) == _pid) {
+                _pid = -1;
+                return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        return _pid > 0 ? -2 : -1;
+    }
+    std::string stdout_text() const { return slurp(_out); }
     std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port) + path; }
     std::string stderr_text() const { return slurp(_out + ".err"); }
     int port = 0;

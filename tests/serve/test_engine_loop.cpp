@@ -52,6 +52,32 @@ struct collector {
     }
 };
 
+TEST(engine_loop, a_failing_step_fails_every_request_and_stops) {
+    auto runner = std::make_unique<engine::scripted_runner>(100);
+    runner->fail_at_step = 3;
+    runner->step_delay = std::chrono::milliseconds(2);
+    std::promise<std::string> fatal;
+    engine_loop loop(std::make_unique<engine::engine>(engine::engine_config{}, std::move(runner)),
+                     {.on_fatal = [&](const std::string& why) { fatal.set_value(why); }});
+    collector a, b;
+    ASSERT_TRUE(loop.submit({1, 2, 3}, engine::sampling_params::fixed_length_greedy(50), {}, a.callback()).is_ok());
+    ASSERT_TRUE(loop.submit({4, 5}, engine::sampling_params::fixed_length_greedy(50), {}, b.callback()).is_ok());
+    auto why = fatal.get_future();
+    ASSERT_EQ(why.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    EXPECT_EQ(why.get(), "rank 1 failed: injected");
+    for (collector* c : {&a, &b}) {
+        ASSERT_EQ(c->done.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
+        ASSERT_TRUE(c->last.has_value());
+        EXPECT_EQ(c->last->reason, finish_reason::abort);
+        EXPECT_NE(c->last->error.find("the engine failed: rank 1 failed: injected"), std::string::npos);
+    }
+    EXPECT_EQ(loop.failure(), "rank 1 failed: injected");
+    collector late;
+    const auto refused = loop.submit({1}, engine::sampling_params::fixed_length_greedy(2), {}, late.callback());
+    ASSERT_FALSE(refused.is_ok());
+    EXPECT_EQ(refused.error_status().code(), status_code::unavailable);
+}
+
 TEST(engine_loop, serves_requests_from_many_threads) {
     engine_loop loop(make_engine(), {});
     constexpr int n_threads = 4, per_thread = 8;
