@@ -130,8 +130,7 @@ void rank_worker::run_part(const forward_batch& b, int32_t logits_begin, int32_t
 
 parallel_runner::parallel_runner(const parallel_engine_options& options, std::unique_ptr<parallel::communicator> world,
                                  std::unique_ptr<parallel::communicator> tp_world, std::vector<std::thread> followers)
-    : _world(std::move(world)), _tp_world(std::move(tp_world)), _followers(std::move(followers)),
-      _parallel(options.parallel) {
+    : _world(std::move(world)), _tp_world(std::move(tp_world)), _followers(std::move(followers)) {
     try {
         _worker = std::make_unique<rank_worker>(options, *_world, _tp_world.get());
     } catch (const std::exception& e) {
@@ -177,10 +176,9 @@ void parallel_runner::forward(const forward_batch& batch, std::span<float> logit
 }
 
 std::string parallel_runner::describe() const {
+    const parallel::rank_layout& l = _worker->layout();
     return fmt::format("backend cpu (f32, OpenBLAS), tp {} × pp {} over {} ({} micro-batches per step), rank 0: {}",
-                       _parallel.tp, _parallel.pp, to_string(_world->backend()),
-                       _parallel.pp == 1 ? 1
-                                         : (_parallel.n_micro_batches > 0 ? _parallel.n_micro_batches : _parallel.pp),
+                       l.tp, l.pp, to_string(_world->backend()), _worker->n_micro_batches(),
                        _worker->shard().describe());
 }
 

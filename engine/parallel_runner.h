@@ -53,6 +53,7 @@ public:
     const parallel::rank_layout& layout() const { return _layout; }
     parallel::communicator& world() { return _world; }
     const std::vector<int64_t>& kv_blocks_by_rank() const { return _kv_blocks_by_rank; } // before the min
+    int32_t n_micro_batches() const { return _n_micro; } // per step (1 without a pipeline)
 
     // logits: [n_logits, vocab] on world rank 0, empty elsewhere.
     void step(const forward_batch& batch, std::span<float> logits);
@@ -97,7 +98,6 @@ private:
     std::unique_ptr<parallel::communicator> _tp_world; // destroyed before the world it was bootstrapped over
     std::vector<std::thread> _followers;
     std::unique_ptr<rank_worker> _worker;
-    parallel::parallel_config _parallel;
     std::vector<std::byte> _message;
     bool _failed = false; // a forward threw: the followers may be gone, so stop is not sent
 };

@@ -79,37 +79,10 @@ TEST_P(thread_comm_ranks, all_reduce_sums_in_rank_order_with_bitwise_equal_resul
 }
 
 TEST_P(thread_comm_ranks, all_gather_and_broadcast_odd_sizes) {
-    const int32_t n_ranks = GetParam();
-    comm_list comms = make_thread_world(n_ranks);
+    comm_list comms = make_thread_world(GetParam());
     run_ranks(comms, [&](communicator& c) {
         for (int64_t bytes : {int64_t{0}, int64_t{1}, int64_t{7}, int64_t{4099}}) {
-            std::vector<uint8_t> in(bytes), out(bytes * n_ranks, 0xee);
-            for (int64_t i = 0; i < bytes; ++i) {
-                in[i] = static_cast<uint8_t>(c.rank() * 31 + i);
-            }
-            c.all_gather(in.data(), out.data(), bytes);
-            for (int32_t q = 0; q < n_ranks; ++q) {
-                for (int64_t i = 0; i < bytes; ++i) {
-                    ASSERT_EQ(out[q * bytes + i], static_cast<uint8_t>(q * 31 + i)) << "block " << q << " byte " << i;
-                }
-            }
-            // In place: the input is this rank's block of out.
-            std::vector<uint8_t> gathered(bytes * n_ranks, 0);
-            std::copy(in.begin(), in.end(), gathered.begin() + c.rank() * bytes);
-            c.all_gather(gathered.data() + c.rank() * bytes, gathered.data(), bytes);
-            ASSERT_EQ(gathered, out);
-            for (int32_t root = 0; root < n_ranks; ++root) {
-                std::vector<uint8_t> buf(bytes, static_cast<uint8_t>(c.rank()));
-                if (c.rank() == root) {
-                    for (int64_t i = 0; i < bytes; ++i) {
-                        buf[i] = static_cast<uint8_t>(100 + root + i);
-                    }
-                }
-                c.broadcast(buf.data(), bytes, root);
-                for (int64_t i = 0; i < bytes; ++i) {
-                    ASSERT_EQ(buf[i], static_cast<uint8_t>(100 + root + i)) << "root " << root << " byte " << i;
-                }
-            }
+            check_all_gather_and_broadcast(c, bytes);
         }
     });
 }
