@@ -163,7 +163,10 @@ void block_manager::release(sequence& seq) {
 }
 
 int32_t block_manager::take_free_block() {
-    const int32_t id = _free_head;
+    // With prefix caching, the least recently freed block goes first (LRU eviction of cached KV). Without it no
+    // free block holds anything worth keeping, so the most recently freed one is reused: its record (and, in the
+    // engine, its KV memory) is still warm in cache — 2× faster simulations of a million requests (docs/simulate.md).
+    const int32_t id = _prefix_caching ? _free_head : _free_tail;
     LLMFLEET_CHECK(id >= 0, "no free KV block");
     unlink_free(id);
     block& b = _blocks[id];

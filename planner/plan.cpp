@@ -46,11 +46,20 @@ void check_problem(const plan_problem& p) {
             throw invalid_input(fmt::format("GPU {}: throughput has {} buckets, the workload {} ({}x{})", o.name,
                                             p.max_rps[g].size(), p.n_buckets(), p.grid.n_input, p.grid.n_output));
         }
+        if (o.config.tp < 1 || o.config.pp < 1 || o.config.engines_per_gpu < 1) {
+            throw invalid_input(fmt::format("offer {}: tp, pp and engines per GPU must be >= 1, got {}, {}, {}", o.name,
+                                            o.config.tp, o.config.pp, o.config.engines_per_gpu));
+        }
         for (int64_t b = 0; b < p.n_buckets(); ++b) {
             if (!std::isfinite(p.max_rps[g][b]) || p.max_rps[g][b] < 0) {
                 throw invalid_input(fmt::format("GPU {} {}: max throughput must be >= 0 req/s, got {}", o.name,
                                                 p.grid.label(b), p.max_rps[g][b]));
             }
+        }
+    }
+    for (const gpu_type_limit& limit : p.gpu_limits) {
+        if (limit.max_gpus < 0) {
+            throw invalid_input(fmt::format("GPU {}: --max-gpus must be >= 0, got {}", limit.gpu_type, limit.max_gpus));
         }
     }
 }
@@ -96,6 +105,27 @@ double plan::utilisation(const plan_problem& problem, int64_t g) const {
     return gpu_count[g] > 0 ? load(problem, g) / static_cast<double>(gpu_count[g]) : 0.0;
 }
 
+int64_t plan::gpus_of_type(const plan_problem& problem, const std::string& gpu_type) const {
+    int64_t total = 0;
+    for (int64_t g = 0; g < problem.n_gpus() && g < static_cast<int64_t>(gpu_count.size()); ++g) {
+        if (problem.gpus[g].gpu_type() == gpu_type) {
+            total += gpu_count[g] * problem.gpus[g].gpus_per_unit();
+        }
+    }
+    return total;
+}
+
+bool within_type_limits(const plan_problem& problem, const std::vector<int64_t>& counts) {
+    plan probe;
+    probe.gpu_count = counts;
+    for (const gpu_type_limit& limit : problem.gpu_limits) {
+        if (probe.gpus_of_type(problem, limit.gpu_type) > limit.max_gpus) {
+            return false;
+        }
+    }
+    return true;
+}
+
 single_type_plan cheapest_single_type(const plan_problem& p) {
     single_type_plan best;
     for (int64_t g = 0; g < p.n_gpus(); ++g) {
@@ -117,6 +147,11 @@ single_type_plan cheapest_single_type(const plan_problem& p) {
         // 1e-9 absorbs rounding in load sums that land exactly on an integer.
         const auto count = static_cast<int64_t>(std::ceil(load / p.max_utilisation - 1e-9));
         if (p.gpus[g].max_count >= 0 && count > p.gpus[g].max_count) {
+            continue;
+        }
+        std::vector<int64_t> counts(p.n_gpus(), 0);
+        counts[g] = count;
+        if (!within_type_limits(p, counts)) {
             continue;
         }
         const double cost = static_cast<double>(count) * p.gpus[g].price_usd_per_hour;

@@ -5,16 +5,35 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "planner/bucket_grid.h"
+#include "planner/deployment.h"
 
 namespace llmfleet::planner {
 
+// What the program buys in whole units. Mélange's offers are GPU types (a unit is one GPU running one engine);
+// in a joint plan an offer is a deployment (GPU type × tp × pp × engines per GPU) and a unit is the
+// deployment's GPUs, priced at their sum.
 struct gpu_offer {
-    std::string name;
-    double price_usd_per_hour = 0;
-    int64_t max_count = -1; // availability limit; -1 = unlimited
+    gpu_offer() = default;
+    gpu_offer(std::string name_, double price, int64_t max_units = -1, deployment deployed = {})
+        : name(std::move(name_)), price_usd_per_hour(price), max_count(max_units), config(std::move(deployed)) {}
+
+    std::string name;              // the pool name: the GPU type, or the deployment's label in a joint plan
+    double price_usd_per_hour = 0; // per unit
+    int64_t max_count = -1;        // units at most; -1 = unlimited
+    deployment config;             // config.gpu empty: a plain GPU type (unit = 1 GPU, tp = pp = 1, 1 engine)
+
+    const std::string& gpu_type() const { return config.gpu.empty() ? name : config.gpu; }
+    int64_t gpus_per_unit() const { return config.gpus_per_unit(); }
+};
+
+// An availability limit shared by every offer of one GPU type (C3b): Σ units × gpus_per_unit ≤ max_gpus.
+struct gpu_type_limit {
+    std::string gpu_type;
+    int64_t max_gpus = 0;
 };
 
 struct plan_problem {
@@ -23,6 +42,7 @@ struct plan_problem {
     std::vector<double> rate_rps;             // [n_buckets] requests/s per bucket, flat index grid.flat(i, j)
     std::vector<std::vector<double>> max_rps; // [n_gpus][n_buckets] one GPU's max req/s; 0 = cannot serve
     double max_utilisation = 1.0;             // capacity headroom: load <= max_utilisation × count
+    std::vector<gpu_type_limit> gpu_limits;   // per GPU type, across its offers (joint plans); may be empty
 
     int64_t n_gpus() const { return static_cast<int64_t>(gpus.size()); }
     int64_t n_buckets() const { return static_cast<int64_t>(rate_rps.size()); }
@@ -73,9 +93,14 @@ struct plan {
     // Load of type g (in GPUs' worth of work) and its utilisation load / count.
     double load(const plan_problem& problem, int64_t g) const;
     double utilisation(const plan_problem& problem, int64_t g) const;
+    // GPUs of `gpu_type` the plan uses, across every offer of that type.
+    int64_t gpus_of_type(const plan_problem& problem, const std::string& gpu_type) const;
 };
 
-// The cheapest plan that uses one GPU type for everything (the savings baseline); gpu = -1 when no
+// Whether unit counts [n_gpus] respect every per-type limit (C3b).
+bool within_type_limits(const plan_problem& problem, const std::vector<int64_t>& counts);
+
+// The cheapest plan that uses one offer for everything (the savings baseline); gpu = -1 when no
 // single type can serve every bucket within its availability.
 struct single_type_plan {
     int64_t gpu = -1;

@@ -1,6 +1,7 @@
 // See plan_report.h.
 #include "planner/plan_report.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/core.h>
@@ -59,19 +60,27 @@ std::string format_plan_table(const plan_problem& problem, const plan_report& r)
         out += fmt::format("no plan: {}\n", p.reason);
         return out;
     }
-    out += fmt::format("\n{:<12} {:>6} {:>10} {:>10} {:>12}\n", "GPU", "count", "$/h each", "$/h total", "utilisation");
-    int64_t n_total = 0;
+    // Units are GPUs for plain offers; a joint plan's deployment unit spans gpus_per_unit GPUs.
+    size_t width = 12;
+    for (const gpu_offer& o : problem.gpus) {
+        width = std::max(width, o.name.size() + 1);
+    }
+    out += fmt::format("\n{:<{}} {:>6} {:>6} {:>10} {:>10} {:>12}\n", "GPU / deployment", width, "units", "GPUs",
+                       "$/h each", "$/h total", "utilisation");
+    int64_t n_units = 0, n_gpus = 0;
     for (int64_t g = 0; g < problem.n_gpus(); ++g) {
         if (p.gpu_count[g] == 0) {
             continue;
         }
-        n_total += p.gpu_count[g];
-        out += fmt::format("{:<12} {:>6} {:>10.3f} {:>10.3f} {:>11.1f}%\n", problem.gpus[g].name, p.gpu_count[g],
-                           problem.gpus[g].price_usd_per_hour,
-                           static_cast<double>(p.gpu_count[g]) * problem.gpus[g].price_usd_per_hour,
-                           100 * p.utilisation(problem, g));
+        n_units += p.gpu_count[g];
+        n_gpus += p.gpu_count[g] * problem.gpus[g].gpus_per_unit();
+        out += fmt::format(
+            "{:<{}} {:>6} {:>6} {:>10.3f} {:>10.3f} {:>11.1f}%\n", problem.gpus[g].name, width, p.gpu_count[g],
+            p.gpu_count[g] * problem.gpus[g].gpus_per_unit(), problem.gpus[g].price_usd_per_hour,
+            static_cast<double>(p.gpu_count[g]) * problem.gpus[g].price_usd_per_hour, 100 * p.utilisation(problem, g));
     }
-    out += fmt::format("{:<12} {:>6} {:>10} {:>10.3f}\n", "total", n_total, "", p.cost_usd_per_hour);
+    out +=
+        fmt::format("{:<{}} {:>6} {:>6} {:>10} {:>10.3f}\n", "total", width, n_units, n_gpus, "", p.cost_usd_per_hour);
     if (r.baseline.gpu >= 0) {
         const double base = r.baseline.cost_usd_per_hour;
         out += fmt::format("savings: {:.1f}% vs the cheapest single-type plan ({} × {}, {:.3f} $/h)\n",
@@ -79,6 +88,17 @@ std::string format_plan_table(const plan_problem& problem, const plan_report& r)
                            problem.gpus[r.baseline.gpu].name, base);
     } else {
         out += "savings: no single GPU type can serve the whole workload (within availability)\n";
+    }
+    if (r.plain_only) {
+        const plan& m = *r.plain_only;
+        if (m.has_solution()) {
+            const double base = m.cost_usd_per_hour;
+            out += fmt::format("joint: {:.1f}% cheaper than the best plan with one engine per GPU and no parallelism "
+                               "(Mélange's space: {:.3f} $/h)\n",
+                               base > 0 ? 100 * (base - p.cost_usd_per_hour) / base : 0.0, base);
+        } else {
+            out += fmt::format("joint: no plan exists with one engine per GPU and no parallelism ({})\n", m.reason);
+        }
     }
     if (r.alternative) {
         const plan& a = *r.alternative;
@@ -111,11 +131,22 @@ nlohmann::json plan_body(const plan_problem& problem, const plan& p) {
     }
     j["gpus"] = nlohmann::json::array();
     for (int64_t g = 0; g < problem.n_gpus(); ++g) {
-        j["gpus"].push_back({{"name", problem.gpus[g].name},
-                             {"count", p.gpu_count[g]},
-                             {"price_usd_per_hour", problem.gpus[g].price_usd_per_hour},
-                             {"load_gpus", p.load(problem, g)},
-                             {"utilisation", p.utilisation(problem, g)}});
+        const gpu_offer& o = problem.gpus[g];
+        nlohmann::json entry = {{"name", o.name},
+                                {"count", p.gpu_count[g]},
+                                {"price_usd_per_hour", o.price_usd_per_hour},
+                                {"load_gpus", p.load(problem, g)},
+                                {"utilisation", p.utilisation(problem, g)}};
+        if (!o.config.gpu.empty()) {
+            // A joint plan's pool: `count` units of `gpus_per_unit` GPUs, each unit running `engines_per_gpu`
+            // replicas; `serve --plan` and `simulate` start / model exactly this.
+            entry["deployment"] = {{"gpu", o.config.gpu},
+                                   {"tp", o.config.tp},
+                                   {"pp", o.config.pp},
+                                   {"engines_per_gpu", o.config.engines_per_gpu}};
+            entry["gpus_per_unit"] = o.gpus_per_unit();
+        }
+        j["gpus"].push_back(std::move(entry));
     }
     j["buckets"] = nlohmann::json::array();
     for (int64_t b = 0; b < problem.n_buckets(); ++b) {
@@ -178,6 +209,10 @@ std::string plan_to_json(const plan_problem& problem, const plan_report& r) {
             j["savings_fraction"] =
                 (r.baseline.cost_usd_per_hour - r.result.cost_usd_per_hour) / r.baseline.cost_usd_per_hour;
         }
+    }
+    if (r.plain_only && r.plain_only->has_solution()) {
+        j["plain_only"] = {{"status", to_string(r.plain_only->status)},
+                           {"cost_usd_per_hour", r.plain_only->cost_usd_per_hour}};
     }
     if (r.alternative) {
         j["alternative"] = plan_body(problem, *r.alternative);

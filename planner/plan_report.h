@@ -19,12 +19,13 @@ struct plan_context {
     std::optional<double> ttft_ms;
 };
 
-// One solved plan with its baseline; `alternative` holds the other mode's plan when --compare is given.
+// One solved plan with its baselines; `alternative` holds the other mode's plan when --compare is given.
 struct plan_report {
     plan_context context;
     plan result;
     single_type_plan baseline;
     std::optional<plan> alternative;
+    std::optional<plan> plain_only; // joint plans: the best plan with plain deployments only (Mélange's space)
 };
 
 std::string format_plan_table(const plan_problem& problem, const plan_report& report);

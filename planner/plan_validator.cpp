@@ -64,6 +64,13 @@ void check_capacity_and_cost(const plan_problem& p, const plan& c, std::vector<s
         }
         cost += static_cast<double>(n) * p.gpus[g].price_usd_per_hour;
     }
+    for (const gpu_type_limit& limit : p.gpu_limits) {
+        const int64_t used = c.gpus_of_type(p, limit.gpu_type);
+        if (used > limit.max_gpus) {
+            out.push_back(fmt::format("{}: {} GPUs across its deployments exceed the availability limit {}",
+                                      limit.gpu_type, used, limit.max_gpus));
+        }
+    }
     if (std::abs(cost - c.cost_usd_per_hour) > 1e-9 * std::max(1.0, cost)) {
         out.push_back(
             fmt::format("cost: plan says {:.6f} $/h, counts × prices give {:.6f} $/h", c.cost_usd_per_hour, cost));

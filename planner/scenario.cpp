@@ -56,7 +56,7 @@ std::vector<gpu_offer> make_offers(const gpu_catalog& catalog, const scenario_op
             throw invalid_input(fmt::format("--gpus: {} has no price in price set '{}'; give one with --price {}=USD",
                                             name, o.price_set, name));
         }
-        offers.push_back(gpu_offer{name, price->second.usd_per_hour, -1});
+        offers.push_back(gpu_offer{name, price->second.usd_per_hour, -1, {}});
     }
     for (const std::string& text : o.max_gpus) {
         const auto [gpu, value] = split_key_value(text, "--max-gpus");
@@ -150,6 +150,8 @@ scenario build_scenario(const scenario_options& o) {
     s.demand = make_workload(o, from_file ? std::optional<bucket_grid>(from_file->grid) : std::nullopt);
     const model_arch model = o.model_config_path ? load_hf_config(*o.model_config_path) : find_builtin_model(o.model);
     s.model_name = model.name;
+    s.model = model;
+    s.gpus = specs;
     s.profile = from_file ? *from_file : estimate_profile(model, specs, s.demand.grid, o.target, o.roofline);
     s.problem = make_problem(s.demand, s.profile, offers, o.max_utilisation);
     return s;

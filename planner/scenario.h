@@ -43,6 +43,8 @@ struct scenario {
     workload demand;
     throughput_profile profile;
     std::string model_name;
+    model_arch model;           // the model's dimensions (for performance models of other deployments)
+    std::vector<gpu_spec> gpus; // [n_gpus] spec of each planned GPU type, in offer order
     std::string price_set;
     slo target;
 };

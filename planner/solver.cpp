@@ -133,7 +133,22 @@ void add_constraints(milp_model& m, const plan_problem& p, const solve_options& 
         coefs.push_back(-p.max_utilisation);
         m.add_row(fmt::format("C2_capacity_{}", g), cols, coefs, -milp_infinity, 0);
     }
-    // C3 availability is the upper bound on y[g] (set in add_variables).
+    // C3 availability is the upper bound on y[g] (set in add_variables); C3b: a GPU type's limit shared by its
+    // offers, Σ gpus_per_unit[g] × y[g] ≤ max_gpus.
+    for (const gpu_type_limit& limit : p.gpu_limits) {
+        std::vector<int> cols;
+        std::vector<double> coefs;
+        for (int64_t g = 0; g < p.n_gpus(); ++g) {
+            if (p.gpus[g].gpu_type() == limit.gpu_type) {
+                cols.push_back(l.y[g]);
+                coefs.push_back(static_cast<double>(p.gpus[g].gpus_per_unit()));
+            }
+        }
+        if (!cols.empty()) {
+            m.add_row(fmt::format("C3b_type_{}", limit.gpu_type), cols, coefs, -milp_infinity,
+                      static_cast<double>(limit.max_gpus));
+        }
+    }
 }
 
 void add_start(milp_model& m, const plan_problem& p, const solve_options& o, const layout& l) {
@@ -154,12 +169,16 @@ void add_start(milp_model& m, const plan_problem& p, const solve_options& o, con
             start[l.col[b][g]] = o.mode == plan_mode::slices ? static_cast<double>(o.slice_factor) : 1.0;
         }
     }
+    std::vector<int64_t> counts(p.n_gpus(), 0);
     for (int64_t g = 0; g < p.n_gpus(); ++g) {
-        const double count = std::ceil(load[g] / p.max_utilisation - 1e-9);
-        if (p.gpus[g].max_count >= 0 && count > static_cast<double>(p.gpus[g].max_count)) {
+        counts[g] = static_cast<int64_t>(std::ceil(load[g] / p.max_utilisation - 1e-9));
+        if (p.gpus[g].max_count >= 0 && counts[g] > p.gpus[g].max_count) {
             return; // the greedy start breaks availability: no start
         }
-        start[l.y[g]] = count;
+        start[l.y[g]] = static_cast<double>(counts[g]);
+    }
+    if (!within_type_limits(p, counts)) {
+        return;
     }
     m.start = std::move(start);
 }
@@ -201,6 +220,9 @@ std::string infeasible_reason(const plan_problem& p) {
         if (o.max_count >= 0) {
             limits += fmt::format("{}{}={}", limits.empty() ? "" : ", ", o.name, o.max_count);
         }
+    }
+    for (const gpu_type_limit& limit : p.gpu_limits) {
+        limits += fmt::format("{}{}={}", limits.empty() ? "" : ", ", limit.gpu_type, limit.max_gpus);
     }
     if (limits.empty()) {
         return fmt::format("the solver reports no plan although no availability limit is set; the numbers are "

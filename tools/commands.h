@@ -47,6 +47,21 @@ command add_router_command(CLI::App& app);
 // errors, which it reports by reason), 1 on bad flags or when the server cannot be reached at all.
 command add_bench_command(CLI::App& app);
 
+// `llmfleet profile`: measures a running server's max request rate per (input × output) bucket under a TPOT / TTFT
+// SLO and writes the planner's profile (and a calibration). Exit 0 when every bucket was searched, 1 on bad flags
+// or when the server cannot be reached.
+command add_profile_command(CLI::App& app);
+
+// `llmfleet serve`: several supervised engines (per GPU under NVIDIA MPS, or N CPU engines, or what a plan chose for
+// this host) behind the router in one process. Exit 0 after SIGTERM/SIGINT (engines drained, MPS daemons quit), 1 on
+// bad flags, a missing model, a plan this host cannot serve, or engines that do not start.
+command add_serve_command(CLI::App& app);
+
+// `llmfleet simulate`: discrete-event simulation of a plan's fleet over a trace or a Poisson process (the engine's
+// scheduler and the router's policies, step times from the performance model). Exit 0 with a report, 1 on bad
+// flags, a missing file, a plan without a solution or a plan GPU missing from the catalog.
+command add_simulate_command(CLI::App& app);
+
 // A future that gets the first SIGINT/SIGTERM number the server sees (later signals are ignored while stopping).
 // note: call before http.start().
 std::future<int> first_signal(serve::http_server& http);

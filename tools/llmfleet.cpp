@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
         llmfleet::tools::add_plan_command(app),        llmfleet::tools::add_make_model_command(app),
         llmfleet::tools::add_check_model_command(app), llmfleet::tools::add_generate_command(app),
         llmfleet::tools::add_engine_command(app),      llmfleet::tools::add_router_command(app),
-        llmfleet::tools::add_bench_command(app),
+        llmfleet::tools::add_bench_command(app),       llmfleet::tools::add_profile_command(app),
+        llmfleet::tools::add_serve_command(app),       llmfleet::tools::add_simulate_command(app),
     };
     try {
         app.parse(argc, argv);

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "perf/joint_scenario.h"
 #include "planner/melange_input.h"
 #include "planner/plan_report.h"
 #include "planner/plan_validator.h"
@@ -32,7 +33,26 @@ struct plan_flags {
     std::string output = "table";
     std::optional<std::string> out_path;
     std::optional<std::string> write_profile_path;
+    std::string capacity_model = "perf";
+    bool joint = false;
+    perf::deployment_options search;
+    bool explain = false;
+    std::vector<std::string> calibration_paths;
 };
+
+// The offers of a joint problem that are plain deployments (Mélange's space), as their own problem.
+plan_problem plain_subproblem(const plan_problem& joint) {
+    plan_problem p = joint;
+    p.gpus.clear();
+    p.max_rps.clear();
+    for (int64_t g = 0; g < joint.n_gpus(); ++g) {
+        if (joint.gpus[g].config.gpu.empty()) {
+            p.gpus.push_back(joint.gpus[g]);
+            p.max_rps.push_back(joint.max_rps[g]);
+        }
+    }
+    return p;
+}
 
 // Exit codes (documented in commands.h and docs/planner.md).
 constexpr int exit_no_plan = 2;
@@ -69,7 +89,27 @@ int run_plan(const plan_flags& f) {
         if (!f.trace_format.empty()) {
             so.trace_format_override = parse_trace_format(f.trace_format);
         }
-        scenario s = build_scenario(so);
+        scenario s;
+        if (!f.calibration_paths.empty() && !f.joint && f.capacity_model != "perf") {
+            throw invalid_input("--calibration applies to the performance model; drop --capacity-model roofline");
+        }
+        if (f.joint || f.capacity_model == "perf") {
+            perf::joint_options jo;
+            jo.search = f.joint ? f.search : perf::plain_search();
+            const planner::gpu_catalog catalog =
+                so.catalog_path ? load_gpu_catalog(*so.catalog_path) : builtin_gpu_catalog();
+            for (const std::string& path : f.calibration_paths) {
+                jo.params.add_file(path, catalog);
+            }
+            perf::joint_scenario js = perf::build_joint_scenario(so, jo);
+            if (f.explain) {
+                fmt::print("deployments considered: {} feasible of {}; rejected:\n{}", js.base.problem.n_gpus(),
+                           js.candidates.size(), perf::explain_candidates(js.candidates));
+            }
+            s = std::move(js.base);
+        } else {
+            s = build_scenario(so);
+        }
         if (f.write_profile_path) {
             std::ofstream(*f.write_profile_path) << profile_to_json(s.profile) << "\n";
         }
@@ -83,6 +123,12 @@ int run_plan(const plan_flags& f) {
     }
     report.result = solve_checked(problem, options);
     report.baseline = cheapest_single_type(problem);
+    if (f.joint) {
+        const plan_problem plain = plain_subproblem(problem);
+        if (plain.n_gpus() > 0) {
+            report.plain_only = solve_checked(plain, options);
+        }
+    }
     if (f.compare) {
         solve_options other = options;
         other.mode = options.mode == plan_mode::fractional ? plan_mode::slices : plan_mode::fractional;
@@ -131,7 +177,28 @@ command add_plan_command(CLI::App& app) {
     sub->add_option("--output-edges", s.output_edges, "Output-length bucket edges");
     sub->add_option("--tpot-ms", s.target.tpot_ms, "SLO: time per output token, ms")->capture_default_str();
     sub->add_option("--ttft-ms", f->ttft_ms, "SLO: time to first token, ms (optional)");
-    sub->add_option("--profile", s.profile_path, "Throughput profile JSON (default: the roofline estimate)");
+    sub->add_option("--profile", s.profile_path,
+                    "Measured throughput profile JSON (`llmfleet profile`); default: the performance model");
+    sub->add_option("--capacity-model", f->capacity_model,
+                    "Throughputs without --profile: perf (the calibrated performance model, docs/perfmodel.md) | "
+                    "roofline (the datasheet estimate, tunable with --bandwidth-efficiency ...)")
+        ->check(CLI::IsMember({"perf", "roofline"}))
+        ->capture_default_str();
+    sub->add_flag("--joint", f->joint,
+                  "Joint planning: choose GPU type × tensor/pipeline degree × engines per GPU (docs/planner.md)");
+    sub->add_option("--tp", f->search.tp, "Joint: tensor-parallel degrees to consider")
+        ->delimiter(',')
+        ->capture_default_str();
+    sub->add_option("--pp", f->search.pp, "Joint: pipeline-parallel degrees to consider")
+        ->delimiter(',')
+        ->capture_default_str();
+    sub->add_option("--engines-per-gpu", f->search.engines_per_gpu, "Joint: engines per GPU (MPS) to consider")
+        ->delimiter(',')
+        ->capture_default_str();
+    sub->add_flag("--explain", f->explain, "Joint: list every deployment rejected, with the reason");
+    sub->add_option("--calibration", f->calibration_paths,
+                    "Measured calibration from `llmfleet profile --calibration-out` (repeatable, one per GPU type): "
+                    "its per-step overhead replaces the performance model's for that GPU type");
     sub->add_option("--write-profile", f->write_profile_path, "Write the profile used to this file");
     sub->add_option("--catalog", s.catalog_path, "GPU catalog JSON replacing the built-in one");
     sub->add_option("--prices", s.price_set, "Price set: neocloud | hyperscaler")->capture_default_str();

@@ -32,7 +32,7 @@ plan_problem make_instance(const std::vector<std::string>& gpu_names, const buck
     plan_problem p;
     for (const std::string& n : gpu_names) {
         specs.push_back(catalog.get(n, "bench"));
-        p.gpus.push_back(gpu_offer{n, prices.at(n).usd_per_hour, -1});
+        p.gpus.push_back(gpu_offer{n, prices.at(n).usd_per_hour, -1, {}});
     }
     const throughput_profile prof =
         estimate_profile(find_builtin_model("Llama-3-8B"), specs, grid, slo{50, {}}, roofline_params{});

@@ -214,7 +214,11 @@ router_server::router_server(router_options options) {
         }
     });
     h.add_route("GET", "/metrics", [s](const http_request&, std::shared_ptr<http_responder> out) {
-        out->respond(200, "text/plain; version=0.0.4", router_metrics_text(*s));
+        std::string text = router_metrics_text(*s);
+        if (s->options.extra_metrics) {
+            text += s->options.extra_metrics();
+        }
+        out->respond(200, "text/plain; version=0.0.4", std::move(text));
     });
 }
 

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +40,9 @@ struct router_options {
     int max_attempts = 3;                       // backends tried per request before the first byte
     int64_t max_outstanding_per_backend = 1024; // circuit breaker: in-flight requests per backend
     length_predictor_options predictor;
+    // Appended to /metrics (Prometheus text), e.g. the fleet supervisor's families under `llmfleet serve`; empty:
+    // nothing. Called on an io thread for each scrape: it must be thread-safe and must not block.
+    std::function<std::string()> extra_metrics;
 };
 
 struct router_state; // the live state shared with in-flight requests

@@ -293,5 +293,41 @@ TEST(solver, single_type_baseline) {
     EXPECT_NEAR(base.cost_usd_per_hour, 7.34, 1e-9);
 }
 
+// Joint offers: "H100" plain (1 GPU, 10 req/s, $2) and "H100 tp2" (2 GPUs, 24 req/s, $4) share one limit of
+// 4 H100s (C3b). 48 req/s: 5 plain GPUs ($10) break the limit (and cost more); 2 tp2 units carry exactly 48 on
+// 4 GPUs ($8), the only $8 mix (1 tp2 + 2 plain carries 44).
+TEST(solver, joint_offers_share_a_gpu_type_limit) {
+    plan_problem problem =
+        make_problem(1, 1, {48}, {{"H100", 2.0, -1}, {"H100 tp2", 4.0, -1, {"H100", 2, 1, 1}}}, {{10}, {24}});
+    problem.gpu_limits = {{"H100", 4}};
+    for (const solve_options& o : {solve_options{}, slices(1)}) {
+        const plan p = solve_valid(problem, o);
+        ASSERT_EQ(p.status, plan_status::optimal);
+        EXPECT_NEAR(p.cost_usd_per_hour, 8.0, 1e-9);
+        EXPECT_EQ(p.gpu_count[1], 2);
+        EXPECT_EQ(p.gpus_of_type(problem, "H100"), 4);
+    }
+    problem.gpu_limits = {{"H100", 3}}; // 3 GPUs carry at most 24 + 10 = 34 req/s
+    const plan none = solve_plan(problem, solve_options{});
+    EXPECT_EQ(none.status, plan_status::infeasible);
+    EXPECT_NE(none.reason.find("H100=3"), std::string::npos) << none.reason;
+}
+
+TEST(validator, flags_a_gpu_type_limit_broken_across_deployments) {
+    plan_problem problem =
+        make_problem(1, 1, {20}, {{"L4", 1.0, -1}, {"L4 ×2 engines", 1.0, -1, {"L4", 1, 1, 2}}}, {{10}, {12}});
+    problem.gpu_limits = {{"L4", 2}};
+    plan p;
+    p.status = plan_status::optimal;
+    p.gpu_count = {1, 2}; // 3 L4s
+    p.share = {{0.5, 0.5}};
+    p.cost_usd_per_hour = 3.0;
+    p.bound_usd_per_hour = 3.0;
+    const std::vector<std::string> errors = validate_plan(problem, p);
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_NE(errors[0].find("L4: 3 GPUs across its deployments exceed the availability limit 2"), std::string::npos)
+        << errors[0];
+}
+
 } // namespace
 } // namespace llmfleet::planner

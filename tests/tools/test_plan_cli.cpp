@@ -30,6 +30,30 @@ TEST(plan_cli, default_scenario_prints_a_table) {
     EXPECT_NE(r.out.find("savings:"), std::string::npos);
 }
 
+// Joint planning: pools are deployments with their tp / pp / engines per GPU in plan.json, the plain-only
+// (Mélange-space) optimum is reported and never cheaper, and --explain lists the rejected deployments.
+TEST(plan_cli, joint_plan_writes_deployments) {
+    const run_result r = run("plan --joint --gpus L4,H100-SXM --model Llama-3-8B --rate 20 --tpot-ms 50 --output json");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    ASSERT_EQ(j["status"], "optimal");
+    ASSERT_TRUE(j.contains("plain_only"));
+    EXPECT_LE(j["cost_usd_per_hour"].get<double>(), j["plain_only"]["cost_usd_per_hour"].get<double>() + 1e-9);
+    int n_deployments = 0;
+    for (const auto& g : j["gpus"]) {
+        if (g.contains("deployment")) {
+            ++n_deployments;
+            const auto& d = g["deployment"];
+            EXPECT_EQ(g["gpus_per_unit"].get<int>(), d["tp"].get<int>() * d["pp"].get<int>()) << g.dump();
+        }
+    }
+    EXPECT_GT(n_deployments, 0) << r.out;
+    const run_result t = run("plan --joint --gpus L4 --tp 1,2,3 --pp 1 --engines-per-gpu 1 --explain");
+    ASSERT_EQ(t.exit_code, 0) << t.err;
+    EXPECT_NE(t.out.find("L4 tp3: "), std::string::npos) << t.out; // 32 heads do not divide by 3
+    EXPECT_NE(t.out.find("joint: "), std::string::npos) << t.out;
+}
+
 TEST(plan_cli, melange_example_same_optimum) {
     const run_result r = run("plan --melange " + source("tests/data/melange_issue_example.json") + " --output json");
     ASSERT_EQ(r.exit_code, 0) << r.err;
