@@ -2,13 +2,12 @@
 #include "perf/measured_calibration.h"
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/text.h"
 #include "perf/params_io.h"
 
 namespace llmfleet::perf {
@@ -24,15 +23,7 @@ perf_params params_overrides::params_for(const planner::gpu_spec& gpu) const {
 }
 
 void params_overrides::add_file(const std::string& path, const planner::gpu_catalog& catalog) {
-    std::ifstream in(path);
-    if (!in) {
-        throw invalid_input(fmt::format("--calibration {}: cannot read the file; hint: write one with `llmfleet "
-                                        "profile --calibration-out FILE`",
-                                        path));
-    }
-    std::ostringstream text;
-    text << in.rdbuf();
-    add(text.str(), path, catalog);
+    add(read_file(path, "--calibration (from `llmfleet profile --calibration-out`)"), path, catalog);
 }
 
 void params_overrides::add(std::string_view json_text, std::string_view origin, const planner::gpu_catalog& catalog) {

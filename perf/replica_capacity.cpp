@@ -135,13 +135,12 @@ planner::matrix deployment_profile(const planner::model_arch& model, const plann
 planner::matrix deployment_profile(const replica_model& replica, const deployment& d, const planner::bucket_grid& grid,
                                    const planner::slo& target, const capacity_options& options) {
     LLMFLEET_CHECK(grid.has_edges(), "deployment_profile needs bucket edges");
-    const replica_model* m = &replica;
     planner::matrix rates(grid.n_input, grid.n_output);
     for (int64_t i = 0; i < grid.n_input; ++i) {
         for (int64_t j = 0; j < grid.n_output; ++j) {
             const double in = grid.input.representative_tokens(i);
             const double out = std::max(1.0, grid.output.representative_tokens(j));
-            rates.at(i, j) = d.replicas_per_unit() * replica_capacity(*m, in, out, target, options).max_rps;
+            rates.at(i, j) = d.replicas_per_unit() * replica_capacity(replica, in, out, target, options).max_rps;
         }
     }
     return rates;

@@ -105,25 +105,40 @@ double plan::utilisation(const plan_problem& problem, int64_t g) const {
     return gpu_count[g] > 0 ? load(problem, g) / static_cast<double>(gpu_count[g]) : 0.0;
 }
 
-int64_t plan::gpus_of_type(const plan_problem& problem, const std::string& gpu_type) const {
+int64_t gpus_of_type(const plan_problem& problem, const std::vector<int64_t>& counts, const std::string& gpu_type) {
     int64_t total = 0;
-    for (int64_t g = 0; g < problem.n_gpus() && g < static_cast<int64_t>(gpu_count.size()); ++g) {
+    for (int64_t g = 0; g < problem.n_gpus() && g < static_cast<int64_t>(counts.size()); ++g) {
         if (problem.gpus[g].gpu_type() == gpu_type) {
-            total += gpu_count[g] * problem.gpus[g].gpus_per_unit();
+            total += counts[g] * problem.gpus[g].gpus_per_unit();
         }
     }
     return total;
 }
 
+int64_t plan::gpus_of_type(const plan_problem& problem, const std::string& gpu_type) const {
+    return planner::gpus_of_type(problem, gpu_count, gpu_type);
+}
+
 bool within_type_limits(const plan_problem& problem, const std::vector<int64_t>& counts) {
-    plan probe;
-    probe.gpu_count = counts;
     for (const gpu_type_limit& limit : problem.gpu_limits) {
-        if (probe.gpus_of_type(problem, limit.gpu_type) > limit.max_gpus) {
+        if (gpus_of_type(problem, counts, limit.gpu_type) > limit.max_gpus) {
             return false;
         }
     }
     return true;
+}
+
+plan_problem with_offers(const plan_problem& problem, const std::function<bool(const gpu_offer&)>& keep) {
+    plan_problem out = problem;
+    out.gpus.clear();
+    out.max_rps.clear();
+    for (int64_t g = 0; g < problem.n_gpus(); ++g) {
+        if (keep(problem.gpus[g])) {
+            out.gpus.push_back(problem.gpus[g]);
+            out.max_rps.push_back(problem.max_rps[g]);
+        }
+    }
+    return out;
 }
 
 single_type_plan cheapest_single_type(const plan_problem& p) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -97,8 +98,12 @@ struct plan {
     int64_t gpus_of_type(const plan_problem& problem, const std::string& gpu_type) const;
 };
 
+// GPUs of `gpu_type` that unit counts [n_gpus] occupy, across every offer of that type.
+int64_t gpus_of_type(const plan_problem& problem, const std::vector<int64_t>& counts, const std::string& gpu_type);
 // Whether unit counts [n_gpus] respect every per-type limit (C3b).
 bool within_type_limits(const plan_problem& problem, const std::vector<int64_t>& counts);
+// The same problem with only the offers `keep` accepts (e.g. the plain ones: Mélange's space inside a joint plan).
+plan_problem with_offers(const plan_problem& problem, const std::function<bool(const gpu_offer&)>& keep);
 
 // The cheapest plan that uses one offer for everything (the savings baseline); gpu = -1 when no
 // single type can serve every bucket within its availability.

@@ -40,20 +40,6 @@ struct plan_flags {
     std::vector<std::string> calibration_paths;
 };
 
-// The offers of a joint problem that are plain deployments (Mélange's space), as their own problem.
-plan_problem plain_subproblem(const plan_problem& joint) {
-    plan_problem p = joint;
-    p.gpus.clear();
-    p.max_rps.clear();
-    for (int64_t g = 0; g < joint.n_gpus(); ++g) {
-        if (joint.gpus[g].config.gpu.empty()) {
-            p.gpus.push_back(joint.gpus[g]);
-            p.max_rps.push_back(joint.max_rps[g]);
-        }
-    }
-    return p;
-}
-
 // Exit codes (documented in commands.h and docs/planner.md).
 constexpr int exit_no_plan = 2;
 
@@ -124,7 +110,7 @@ int run_plan(const plan_flags& f) {
     report.result = solve_checked(problem, options);
     report.baseline = cheapest_single_type(problem);
     if (f.joint) {
-        const plan_problem plain = plain_subproblem(problem);
+        const plan_problem plain = with_offers(problem, [](const gpu_offer& o) { return o.config.gpu.empty(); });
         if (plain.n_gpus() > 0) {
             report.plain_only = solve_checked(plain, options);
         }

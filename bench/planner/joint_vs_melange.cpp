@@ -58,20 +58,6 @@ struct checked_plan {
     std::string mix; // "3 × L4, 1 × A100-80GB tp2"
 };
 
-// The problem restricted to the offers `keep` says yes to.
-template <typename Keep> planner::plan_problem subproblem(const planner::plan_problem& full, Keep keep) {
-    planner::plan_problem p = full;
-    p.gpus.clear();
-    p.max_rps.clear();
-    for (int64_t g = 0; g < full.n_gpus(); ++g) {
-        if (keep(full.gpus[g])) {
-            p.gpus.push_back(full.gpus[g]);
-            p.max_rps.push_back(full.max_rps[g]);
-        }
-    }
-    return p;
-}
-
 std::string mix_of(const planner::plan_problem& p, const planner::plan& result) {
     std::string out;
     for (int64_t g = 0; g < p.n_gpus(); ++g) {
@@ -86,23 +72,25 @@ std::string mix_of(const planner::plan_problem& p, const planner::plan& result) 
 checked_plan plan_and_check(strategy s, const planner::plan_problem& joint_problem, const planner::scenario& base,
                             const sim::arrivals& input, const planner::gpu_catalog& catalog, double target,
                             const std::optional<double>& ttft_ms) {
+    using planner::gpu_offer;
+    using planner::with_offers;
     const planner::plan_problem plain =
-        subproblem(joint_problem, [](const planner::gpu_offer& o) { return o.config.gpu.empty(); });
-    // Attainment grows as the planned utilisation falls (more headroom): bisect for the largest max utilisation in
-    // [0.25, 1] whose plan reaches the target, to 0.025.
+        with_offers(joint_problem, [](const gpu_offer& o) { return o.config.gpu.empty(); });
+    // The strategy's candidate problems (single: each GPU type alone), built once; each attempt sets the headroom.
+    std::vector<planner::plan_problem> candidates;
+    if (s == strategy::single) {
+        for (const gpu_offer& o : plain.gpus) {
+            candidates.push_back(with_offers(plain, [&](const gpu_offer& x) { return x.name == o.name; }));
+        }
+    } else if (s == strategy::joint_one_engine) {
+        candidates.push_back(
+            with_offers(joint_problem, [](const gpu_offer& o) { return o.config.engines_per_gpu == 1; }));
+    } else {
+        candidates.push_back(s == strategy::melange ? plain : joint_problem);
+    }
+    // The cheapest candidate plan at max utilisation u, with its simulated attainment.
     auto attempt = [&](double u) {
         checked_plan out;
-        std::vector<planner::plan_problem> candidates;
-        if (s == strategy::single) {
-            for (const planner::gpu_offer& o : plain.gpus) {
-                candidates.push_back(subproblem(plain, [&](const planner::gpu_offer& x) { return x.name == o.name; }));
-            }
-        } else if (s == strategy::joint_one_engine) {
-            candidates.push_back(
-                subproblem(joint_problem, [](const planner::gpu_offer& o) { return o.config.engines_per_gpu == 1; }));
-        } else {
-            candidates.push_back(s == strategy::melange ? plain : joint_problem);
-        }
         std::optional<planner::plan> best;
         planner::plan_problem best_problem;
         for (planner::plan_problem& c : candidates) {

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "perf/affine_model.h"
 #include "planner/gpu_catalog.h"
 #include "planner/model_arch.h"
 #include "planner/trace.h"
@@ -22,23 +23,7 @@ namespace {
 
 using namespace llmfleet;
 
-// A step of base_ms + per_token_ms × tokens: cheap and fixed, to time the simulator alone.
-class affine_model final : public perf::replica_model {
-public:
-    affine_model(double base_ms, double per_token_ms, int64_t kv_tokens)
-        : _base_ms(base_ms), _per_token_ms(per_token_ms), _kv_tokens(kv_tokens) {}
-    double iteration_ms(const perf::iteration_shape& shape) const override {
-        return _base_ms + _per_token_ms * static_cast<double>(shape.n_tokens());
-    }
-    int64_t kv_cache_tokens() const override { return _kv_tokens; }
-    std::string describe() const override {
-        return fmt::format("affine {} ms + {} ms/token, {} KV tokens", _base_ms, _per_token_ms, _kv_tokens);
-    }
-
-private:
-    double _base_ms, _per_token_ms;
-    int64_t _kv_tokens;
-};
+using perf::affine_model; // a fixed affine step time, to time the simulator alone
 
 struct bench_flags {
     std::string trace_path = std::string(LLMFLEET_SOURCE_DIR) + "/data/traces/AzureLLMInferenceTrace_conv.csv";

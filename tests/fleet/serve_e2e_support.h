@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "serve/http/http_client.h"
+#include "tests/serve/completion_load.h"
 #include "tests/serve/e2e_support.h"
 
 namespace llmfleet::test {
@@ -86,45 +87,5 @@ inline bool wait_until(const std::function<bool()>& done, double timeout_s) {
 inline double fleet_metric(const std::string& tag, const server_process& s, const std::string& name) {
     return metric(curl(tag, "GET", s.url("/metrics"), "").body, name);
 }
-
-// Threads posting non-streamed completions until joined; counts successes and failures.
-struct completion_stream {
-    completion_stream(int port, int n_threads) {
-        for (int t = 0; t < n_threads; ++t) {
-            threads.emplace_back([this, port] {
-                while (!stop) {
-                    const auto r = client.fetch({"127.0.0.1", static_cast<uint16_t>(port)},
-                                                {"POST",
-                                                 "/v1/completions",
-                                                 {{"content-type", "application/json"}},
-                                                 R"({"prompt":[5,6,7],"max_tokens":30,"ignore_eos":true})"},
-                                                std::chrono::seconds(60));
-                    if (r.error == serve::http_client_error::ok && r.status == 200) {
-                        ++n_ok;
-                    } else {
-                        ++n_failed;
-                        std::lock_guard lock(mutex);
-                        last_failure = std::to_string(r.status) + " " + r.detail + " " + r.body;
-                    }
-                }
-            });
-        }
-    }
-    ~completion_stream() { join(); }
-    void join() {
-        stop = true;
-        for (std::thread& t : threads) {
-            if (t.joinable()) {
-                t.join();
-            }
-        }
-    }
-    serve::http_client client;
-    std::atomic<bool> stop{false};
-    std::atomic<int> n_ok{0}, n_failed{0};
-    std::mutex mutex;
-    std::string last_failure; // guarded by mutex
-    std::vector<std::thread> threads;
-};
 
 } // namespace llmfleet::test

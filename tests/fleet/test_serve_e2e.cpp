@@ -59,7 +59,7 @@ TEST(serve_e2e, kill_9_of_one_engine_is_restarted_and_no_request_is_lost) {
     const auto path = test::fake_path(tag);
     test::serve_process s(tag, "--engines 2");
     ASSERT_GT(s.port, 0) << s.stderr_text();
-    test::completion_stream load(s.port, 4);
+    test::completion_load load(s.port, 4, 30);
     std::this_thread::sleep_for(std::chrono::milliseconds(400));
     const pid_t victim = test::engine_pids(tag, s).at(1);
     ASSERT_EQ(::kill(victim, SIGKILL), 0);

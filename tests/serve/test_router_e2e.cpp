@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "serve/http/http_client.h"
+#include "tests/serve/completion_load.h"
 #include "tests/serve/e2e_support.h"
 
 namespace llmfleet {
@@ -104,38 +105,6 @@ TEST(router_e2e, error_statuses) {
     EXPECT_EQ(router.stop(), 0);
 }
 
-// Threads posting non-streamed completions to the router until stopped (joined on destruction).
-struct completion_load {
-    completion_load(int port, int n_threads) {
-        for (int t = 0; t < n_threads; ++t) {
-            threads.emplace_back([this, port] {
-                while (!stop) {
-                    const auto r = client.fetch({"127.0.0.1", static_cast<uint16_t>(port)},
-                                                {"POST",
-                                                 "/v1/completions",
-                                                 {{"content-type", "application/json"}},
-                                                 R"({"prompt":[5,6,7],"max_tokens":40,"ignore_eos":true})"},
-                                                std::chrono::seconds(60));
-                    (r.error == serve::http_client_error::ok && r.status == 200 ? n_ok : n_failed)++;
-                }
-            });
-        }
-    }
-    ~completion_load() { join(); }
-    void join() {
-        stop = true;
-        for (std::thread& t : threads) {
-            if (t.joinable()) {
-                t.join();
-            }
-        }
-    }
-    serve::http_client client;
-    std::atomic<bool> stop{false};
-    std::atomic<int> n_ok{0}, n_failed{0};
-    std::vector<std::thread> threads;
-};
-
 // Non-streamed completions from 4 threads through the router over two engines; the engine behind a long stream is
 // killed with SIGKILL mid-load.
 TEST(router_e2e, kill_9_of_one_engine_under_load) {
@@ -146,7 +115,7 @@ TEST(router_e2e, kill_9_of_one_engine_under_load) {
     router_process router("--policy least-requests --health-interval-ms 100 --ejection-ms 300 --backend " +
                           engines[0]->endpoint() + " --backend " + engines[1]->endpoint());
     ASSERT_GT(router.port, 0);
-    completion_load load(router.port, 4);
+    test::completion_load load(router.port, 4, 40);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     const std::string long_stream = R"({"prompt":[1,2,3],"max_tokens":2000,"ignore_eos":true,"stream":true})";
     std::string head;
