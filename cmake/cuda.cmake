@@ -1,7 +1,8 @@
 # CUDA toolkit and NCCL (LLMFLEET_CUDA = AUTO | ON | OFF, declared in the top CMakeLists).
 # Sets LLMFLEET_HAVE_CUDA (nvcc works: the CUDA language is enabled) and LLMFLEET_HAVE_NCCL (nccl.h and libnccl
 # found, NCCL ≥ 2.18 for ncclCommSplit), and then defines the INTERFACE target llmfleet_nccl_deps (CUDA::cudart,
-# libnccl and nccl.h's folder) that parallel/nccl_*.cpp links. Plain host C++ talks to NCCL: no .cu file yet.
+# libnccl and nccl.h's folder) that parallel/nccl_*.cpp links. With CUDA on, kernels/cuda (our kernels, cuBLASLt)
+# and the CUDA model runner are built (LLMFLEET_HAVE_CUDA; the top CMakeLists adds kernels/cuda).
 # AUTO uses CUDA when the toolkit and a working nvcc are found; ON makes their absence a configure error.
 set(LLMFLEET_HAVE_CUDA OFF)
 set(LLMFLEET_HAVE_NCCL OFF)
@@ -55,6 +56,9 @@ endif()
 if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
     set(CMAKE_CUDA_ARCHITECTURES 90 CACHE STRING "CUDA architectures to compile kernels for (e.g. 80;89;90)")
 endif()
+# One CUDA runtime per process: the shared libcudart that CUDA::cudart (NCCL, host C++) links too. Mixing it with
+# the static runtime nvcc links by default would give a process two runtimes with separate state.
+set(CMAKE_CUDA_RUNTIME_LIBRARY Shared)
 set(CMAKE_CUDA_STANDARD 17)
 set(CMAKE_CUDA_STANDARD_REQUIRED ON)
 set(CMAKE_CUDA_EXTENSIONS OFF)
@@ -66,7 +70,14 @@ set(LLMFLEET_HAVE_CUDA ON)
 string(REGEX MATCH "^[0-9]+\\.[0-9]+" llmfleet_cuda_version "${CUDAToolkit_VERSION}")
 string(REPLACE ";" "," llmfleet_cuda_archs "${CMAKE_CUDA_ARCHITECTURES}")
 message(STATUS "llmfleet: cuda        ✓ CUDA ${llmfleet_cuda_version} (nvcc ${CMAKE_CUDA_COMPILER}, \
-sm ${llmfleet_cuda_archs}); the CUDA engine backend is not part of this build yet")
+sm ${llmfleet_cuda_archs}): kernels/cuda and the CUDA engine backend (--device cuda)")
+
+# nvcc's flags for kernels/cuda (llmfleet_target_defaults applies them to CUDA sources only): line info for
+# profilers and compute-sanitizer, host warnings through -Xcompiler, and warnings as errors under LLMFLEET_WERROR.
+set(LLMFLEET_CUDA_FLAGS -lineinfo --expt-relaxed-constexpr -Xcompiler=-Wall)
+if(LLMFLEET_WERROR)
+    list(APPEND LLMFLEET_CUDA_FLAGS -Werror=all-warnings)
+endif()
 
 # NCCL: in the toolkit (CUDA images ship it there), NCCL_HOME / NCCL_ROOT, or the system folders.
 find_path(LLMFLEET_NCCL_INCLUDE_DIR nccl.h

@@ -26,10 +26,14 @@ endif()
 # Every header, for the checkheaders target (each header compiled alone).
 set_property(GLOBAL PROPERTY LLMFLEET_HEADERS "")
 
+# Host C++ gets the warnings and sanitizers; CUDA sources (kernels/cuda) get nvcc's own flags (cmake/cuda.cmake):
+# nvcc does not take GCC's warning flags directly.
 function(llmfleet_target_defaults target)
     target_compile_features(${target} PUBLIC cxx_std_20)
     set_target_properties(${target} PROPERTIES CXX_EXTENSIONS OFF)
-    target_compile_options(${target} PRIVATE ${LLMFLEET_WARNINGS} ${LLMFLEET_SANITIZE_FLAGS})
+    target_compile_options(${target} PRIVATE
+        "$<$<COMPILE_LANGUAGE:CXX>:${LLMFLEET_WARNINGS};${LLMFLEET_SANITIZE_FLAGS}>"
+        "$<$<COMPILE_LANGUAGE:CUDA>:${LLMFLEET_CUDA_FLAGS}>")
     target_link_options(${target} PRIVATE ${LLMFLEET_SANITIZE_FLAGS})
 endfunction()
 
@@ -57,12 +61,15 @@ function(llmfleet_add_library module)
     set_property(GLOBAL PROPERTY LLMFLEET_HEADERS "${all}")
 endfunction()
 
-# llmfleet_add_test(<name> SOURCES ... LABELS cpu|gpu|slow|e2e [DEPS ...])
-# Tests exit 77 to report "skipped" (e.g. gpu tests without a GPU).
+# llmfleet_add_test(<name> SOURCES ... LABELS cpu|gpu|slow|e2e [DEPS ...] [NO_MAIN])
+# Tests exit 77 to report "skipped" (e.g. gpu tests without a GPU). NO_MAIN: the sources bring their own main().
 function(llmfleet_add_test name)
-    cmake_parse_arguments(ARG "" "" "SOURCES;LABELS;DEPS" ${ARGN})
+    cmake_parse_arguments(ARG "NO_MAIN" "" "SOURCES;LABELS;DEPS" ${ARGN})
     add_executable(${name} ${ARG_SOURCES})
-    target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
+    target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest)
+    if(NOT ARG_NO_MAIN)
+        target_link_libraries(${name} PRIVATE GTest::gtest_main)
+    endif()
     llmfleet_target_defaults(${name})
     target_compile_options(${name} PRIVATE -UNDEBUG)
     target_compile_definitions(${name} PRIVATE
@@ -72,6 +79,16 @@ function(llmfleet_add_test name)
     add_test(NAME ${name} COMMAND ${name})
     set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" SKIP_RETURN_CODE 77
         ENVIRONMENT "LLMFLEET_LOG_LEVEL=warn")
+endfunction()
+
+# llmfleet_add_gpu_test(<name> SOURCES ... [DEPS ...]): a test of CUDA code, labelled gpu. Its main
+# (tests/cuda_test_main.cpp) exits 77 (CTest: skipped) when this process sees no CUDA device.
+function(llmfleet_add_gpu_test name)
+    cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+    llmfleet_add_test(${name} NO_MAIN LABELS gpu
+        SOURCES ${ARG_SOURCES} ${PROJECT_SOURCE_DIR}/tests/cuda_test_main.cpp
+        DEPS ${ARG_DEPS} llmfleet::kernels_cuda)
+    set_tests_properties(${name} PROPERTIES TIMEOUT 900)
 endfunction()
 
 # checkheaders: compile every module header on its own (catches missing includes).

@@ -147,4 +147,25 @@ void split_micro_batches(const forward_batch& batch, int32_t n_micro, std::vecto
     }
 }
 
+void send_step_command(parallel::communicator& world, step_command c, std::vector<std::byte>& message) {
+    std::memcpy(message.data(), &c, sizeof c);
+    for (int32_t r = 1; r < world.size(); ++r) {
+        world.send(message.data(), static_cast<int64_t>(message.size()), r, tag_command);
+    }
+}
+
+bool receive_step_command(parallel::communicator& world, owned_batch& step) {
+    const std::vector<std::byte> message = world.recv_message(0, tag_command, parallel::wait_forever_s);
+    step_command c{};
+    if (message.size() < command_header_bytes) {
+        throw invalid_input(fmt::format("command message of {} bytes from rank 0", message.size()));
+    }
+    std::memcpy(&c, message.data(), sizeof c);
+    if (c == step_command::stop) {
+        return false;
+    }
+    decode_batch(message, command_header_bytes, step);
+    return true;
+}
+
 } // namespace llmfleet::engine

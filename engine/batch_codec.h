@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/model_runner.h"
+#include "parallel/communicator.h"
 
 namespace llmfleet::engine {
 
@@ -23,6 +24,18 @@ struct owned_batch {
 void encode_batch(const forward_batch& batch, std::vector<std::byte>& out, size_t header_bytes);
 // The batch encoded at bytes[offset..]; throws invalid_argument on a truncated or inconsistent message.
 void decode_batch(std::span<const std::byte> bytes, size_t offset, owned_batch& out);
+
+// Rank 0's commands to the other ranks of a parallel engine, on the world's point-to-point tag tag_command: a
+// step (the encoded batch) or stop. Shared by the CPU parallel_runner and the CUDA tensor-parallel runner.
+constexpr int32_t tag_command = 1;
+enum class step_command : int64_t { forward = 1, stop = 2 };
+constexpr size_t command_header_bytes = sizeof(int64_t);
+
+// Sends `c` (with the batch encoded after the header by encode_batch, for forward) to ranks 1 … size − 1.
+void send_step_command(parallel::communicator& world, step_command c, std::vector<std::byte>& message);
+// A follower's next command from rank 0 (waiting without limit): true and the batch for forward, false for stop.
+// Throws invalid_argument on a malformed message.
+bool receive_step_command(parallel::communicator& world, owned_batch& step);
 
 // One micro-batch: sequences [seq_begin, seq_end) of the step's batch as a batch of its own (token indices,
 // token_seq and logits_indices rebased), and where its rows sit in the step's logits.

@@ -7,23 +7,14 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "engine/shard_weights.h"
 #include "kernels/cpu/ops.h"
-#include "model/safetensors.h"
-#include "model/weights.h"
 
 namespace llmfleet::engine {
 
 namespace cpu = kernels::cpu;
 
 namespace {
-
-std::vector<float> concat(std::vector<std::vector<float>> parts) {
-    std::vector<float> out;
-    for (const auto& p : parts) {
-        out.insert(out.end(), p.begin(), p.end());
-    }
-    return out;
-}
 
 void fit(std::vector<float>& v, int64_t size) {
     if (static_cast<int64_t>(v.size()) < size) {
@@ -62,49 +53,21 @@ cpu_shard::cpu_shard(const std::string& model_dir, const parallel::rank_layout& 
     _kv_local = _layout.kv_heads.size() * hd;
     _ffn_local = _layout.ffn.size();
 
-    const model::weight_store store(model_dir);
-    model::validate_weights(store, c, model_dir); // headers only: shapes and dtypes of every tensor
-    auto info = [&](const std::string& name) -> const model::tensor_info& { return *store.find(name); };
-    auto whole = [&](const std::string& name) { return store.to_f32(info(name)); };
-    // Rows [begin, end) (a 1-D tensor: elements), or columns [begin, end) of every row.
-    auto rows = [&](const std::string& name, int64_t begin, int64_t end) {
-        const model::tensor_info& t = info(name);
-        return store.to_f32_block(t, begin, end, 0, t.shape.size() == 2 ? t.shape[1] : 1);
-    };
-    auto cols = [&](const std::string& name, int64_t begin, int64_t end) {
-        const model::tensor_info& t = info(name);
-        return store.to_f32_block(t, 0, t.shape[0], begin, end);
-    };
-    const int64_t q0 = _layout.heads.begin * hd, q1 = _layout.heads.end * hd;
-    const int64_t kv0 = _layout.kv_heads.begin * hd, kv1 = _layout.kv_heads.end * hd;
-    const int64_t f0 = _layout.ffn.begin, f1 = _layout.ffn.end;
-    if (_layout.first_stage() || (_layout.last_stage() && c.tie_word_embeddings)) {
-        _embed = rows("model.embed_tokens.weight", _layout.vocab.begin, _layout.vocab.end);
+    const shard_weight_reader reader(model_dir, c, _layout);
+    if (reader.has_embed()) {
+        _embed = reader.embed();
     }
     const auto kv_floats = static_cast<size_t>(_n_kv_blocks * _block_size * _kv_local);
     for (int64_t i = _layout.layers.begin; i < _layout.layers.end; ++i) {
-        const std::string p = fmt::format("model.layers.{}.", i);
         layer l;
-        l.input_norm = whole(p + "input_layernorm.weight");
-        l.w_qkv = concat({rows(p + "self_attn.q_proj.weight", q0, q1), rows(p + "self_attn.k_proj.weight", kv0, kv1),
-                          rows(p + "self_attn.v_proj.weight", kv0, kv1)});
-        if (c.attention_bias) {
-            l.b_qkv = concat({rows(p + "self_attn.q_proj.bias", q0, q1), rows(p + "self_attn.k_proj.bias", kv0, kv1),
-                              rows(p + "self_attn.v_proj.bias", kv0, kv1)});
-        }
-        l.wo = cols(p + "self_attn.o_proj.weight", q0, q1);
-        l.post_norm = whole(p + "post_attention_layernorm.weight");
-        l.w_gate_up = concat({rows(p + "mlp.gate_proj.weight", f0, f1), rows(p + "mlp.up_proj.weight", f0, f1)});
-        l.w_down = cols(p + "mlp.down_proj.weight", f0, f1);
+        l.w = reader.layer(i);
         l.k_cache = std::make_unique_for_overwrite<float[]>(kv_floats);
         l.v_cache = std::make_unique_for_overwrite<float[]>(kv_floats);
         _layers.push_back(std::move(l));
     }
     if (_layout.last_stage()) {
-        _norm = whole("model.norm.weight");
-        if (!c.tie_word_embeddings) {
-            _lm_head = rows("lm_head.weight", _layout.vocab.begin, _layout.vocab.end);
-        }
+        _norm = reader.final_norm();
+        _lm_head = reader.lm_head();
     }
     _inv_freq = rope_inv_freq(c);
 }
@@ -112,8 +75,7 @@ cpu_shard::cpu_shard(const std::string& model_dir, const parallel::rank_layout& 
 int64_t cpu_shard::weight_bytes() const {
     auto n = static_cast<int64_t>(_embed.size() + _norm.size() + _lm_head.size());
     for (const layer& l : _layers) {
-        n += static_cast<int64_t>(l.input_norm.size() + l.w_qkv.size() + l.b_qkv.size() + l.wo.size() +
-                                  l.post_norm.size() + l.w_gate_up.size() + l.w_down.size());
+        n += l.w.n_floats();
     }
     return n * static_cast<int64_t>(sizeof(float));
 }
@@ -165,20 +127,20 @@ void cpu_shard::layers(const forward_batch& batch, float* x) {
     const auto eps = static_cast<float>(c.rms_norm_eps);
     for (layer& l : _layers) {
         const cpu::kv_layer_view kv_view{l.k_cache.get(), l.v_cache.get(), _block_size, n_kv_heads, c.head_dim};
-        cpu::rms_norm(x, l.input_norm.data(), _s.normed.data(), n, h, eps);
-        cpu::linear(_s.normed.data(), l.w_qkv.data(), l.b_qkv.empty() ? nullptr : l.b_qkv.data(), _s.qkv.data(), n, h,
-                    qkv_cols, _pool);
+        cpu::rms_norm(x, l.w.input_norm.data(), _s.normed.data(), n, h, eps);
+        cpu::linear(_s.normed.data(), l.w.w_qkv.data(), l.w.b_qkv.empty() ? nullptr : l.w.b_qkv.data(), _s.qkv.data(),
+                    n, h, qkv_cols, _pool);
         cpu::rope(_s.qkv.data(), qkv_cols, _s.cos.data(), _s.sin.data(), n, n_heads, c.head_dim);
         cpu::rope(_s.qkv.data() + q, qkv_cols, _s.cos.data(), _s.sin.data(), n, n_kv_heads, c.head_dim);
         cpu::store_kv(_s.qkv.data(), qkv_cols, q, q + kv, batch.slot_mapping.data(), n, kv_view);
         cpu::paged_attention(_s.qkv.data(), qkv_cols, _s.attn.data(), attn_batch, kv_view, n_heads, _pool);
-        cpu::linear(_s.attn.data(), l.wo.data(), nullptr, _s.proj.data(), n, q, h, _pool);
+        cpu::linear(_s.attn.data(), l.w.wo.data(), nullptr, _s.proj.data(), n, q, h, _pool);
         all_reduce(_s.proj.data(), n * h); // row-parallel: sum the ranks' partial products
         cpu::add_inplace(x, _s.proj.data(), n * h);
-        cpu::rms_norm(x, l.post_norm.data(), _s.normed.data(), n, h, eps);
-        cpu::linear(_s.normed.data(), l.w_gate_up.data(), nullptr, _s.gate_up.data(), n, h, 2 * ffn, _pool);
+        cpu::rms_norm(x, l.w.post_norm.data(), _s.normed.data(), n, h, eps);
+        cpu::linear(_s.normed.data(), l.w.w_gate_up.data(), nullptr, _s.gate_up.data(), n, h, 2 * ffn, _pool);
         cpu::silu_mul_fused(_s.gate_up.data(), _s.act.data(), n, ffn);
-        cpu::linear(_s.act.data(), l.w_down.data(), nullptr, _s.proj.data(), n, ffn, h, _pool);
+        cpu::linear(_s.act.data(), l.w.w_down.data(), nullptr, _s.proj.data(), n, ffn, h, _pool);
         all_reduce(_s.proj.data(), n * h);
         cpu::add_inplace(x, _s.proj.data(), n * h);
     }

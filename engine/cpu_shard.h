@@ -13,6 +13,7 @@
 
 #include "common/thread_pool.h"
 #include "engine/model_runner.h"
+#include "engine/shard_weights.h"
 #include "parallel/communicator.h"
 #include "parallel/layout.h"
 
@@ -55,13 +56,7 @@ public:
 
 private:
     struct layer {
-        std::vector<float> input_norm; // [hidden]
-        std::vector<float> w_qkv;      // [q_local + 2 kv_local, hidden]: this rank's q, k, v rows stacked
-        std::vector<float> b_qkv;      // [q_local + 2 kv_local]; empty without attention bias
-        std::vector<float> wo;         // [hidden, q_local]: this rank's columns of o_proj
-        std::vector<float> post_norm;  // [hidden]
-        std::vector<float> w_gate_up;  // [2 ffn_local, hidden]: gate rows, then up rows
-        std::vector<float> w_down;     // [hidden, ffn_local]
+        layer_weights w;
         // [n_kv_blocks, block_size, kv_heads_local, head_dim], left uninitialised: a slot is always written
         // before it is read, and untouched pages of a large pool cost no memory.
         std::unique_ptr<float[]> k_cache, v_cache;

@@ -172,12 +172,29 @@ const std::vector<request_output>& engine::step() {
     build_batch(plan);
     const int64_t vocab = _runner->config().vocab_size;
     _logits.resize(_batch.logits_indices.size() * static_cast<size_t>(vocab));
-    _runner->forward(_batch, _logits);
+    if (_runner->samples_on_device()) {
+        forward_device_sampled(plan);
+    } else {
+        _device_rows.clear();
+        _runner->forward(_batch, _logits);
+    }
     _scheduler.on_step_done();
     ++_stats.n_steps;
     _stats.n_prefill_tokens += _batch.n_tokens() - static_cast<int64_t>(_batch.logits_indices.size());
     sample_all(plan);
     return _outputs;
+}
+
+void engine::forward_device_sampled(const scheduler_output& plan) {
+    _device_rows.clear();
+    for (const scheduled_sequence& s : plan.scheduled) {
+        if (s.samples) {
+            const auto& req = *static_cast<const request*>(s.seq);
+            _device_rows.push_back(req.options.return_logits ? std::nullopt : req.sampler.device_row(_eos_ids));
+        }
+    }
+    _device_tokens.resize(_device_rows.size());
+    _runner->forward_sample(_batch, _device_rows, _device_tokens, _logits);
 }
 
 void engine::sample_all(const scheduler_output& plan) {
@@ -195,6 +212,16 @@ void engine::sample_all(const scheduler_output& plan) {
         for (int64_t i = begin; i < end; ++i) {
             _sample_errors[i].clear();
             try {
+                if (!_device_rows.empty() && _device_rows[i].has_value()) { // sampled on the device
+                    if (_device_tokens[i] < 0) {
+                        throw error(status_code::internal, "the device sampler found NaN or +inf logits, or every "
+                                                           "logit −inf, in this request's row");
+                    }
+                    _samples[i].token = _device_tokens[i];
+                    _samples[i].top.clear();
+                    _sampling[i]->sampler.accept(_device_tokens[i]);
+                    continue;
+                }
                 _samples[i] = _sampling[i]->sampler.sample(std::span(_logits).subspan(i * vocab, vocab), _eos_ids);
             } catch (const error& e) {
                 _sample_errors[i] = e.what(); // this request fails; the others go on

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -91,6 +92,7 @@ public:
 private:
     struct request;
     void build_batch(const scheduler_output& plan);
+    void forward_device_sampled(const scheduler_output& plan);                    // a runner that samples on the device
     void sample_all(const scheduler_output& plan);                                // fills _outputs
     void detokenize(request& req, int32_t token, request_output& out);            // text and stop strings
     void fail_request(request& req, const std::string& why, request_output& out); // finishes it (abort)
@@ -108,7 +110,10 @@ private:
     int64_t _next_id = 0;
     std::unordered_map<int64_t, std::unique_ptr<request>> _requests;
     forward_batch _batch;
-    std::vector<float> _logits;              // [n_logits, vocab]
+    std::vector<float> _logits; // [n_logits, vocab]
+    // With a device-sampling runner: each logits row's device parameters (nullopt: sampled here) and token.
+    std::vector<std::optional<kernels::ref::sampling_row>> _device_rows; // [n_logits]; empty: all sampled here
+    std::vector<int32_t> _device_tokens;                                 // [n_logits]
     std::vector<request*> _sampling;         // this step's sampling requests, in logits-row order
     std::vector<sample_result> _samples;     // [_sampling.size()]
     std::vector<std::string> _sample_errors; // [_sampling.size()] empty, or why that row could not be sampled

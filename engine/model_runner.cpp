@@ -1,6 +1,7 @@
 // See model_runner.h: the backend-neutral pieces every runner shares.
 #include "engine/model_runner.h"
 
+#include "common/error.h"
 #include "kernels/ref/ops.h"
 
 namespace llmfleet::engine {
@@ -13,6 +14,11 @@ void forward_batch::clear() {
     seq_token_starts.assign(1, 0);
     block_tables.clear();
     logits_indices.clear();
+}
+
+void model_runner::forward_sample(const forward_batch&, std::span<const std::optional<kernels::ref::sampling_row>>,
+                                  std::span<int32_t>, std::span<float>) {
+    throw error(status_code::internal, "this backend does not sample on the device (samples_on_device() is false)");
 }
 
 int64_t kv_bytes_per_token(const model::model_config& config, int64_t bytes_per_element) {

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "kernels/ref/sampling.h"
 #include "model/config.h"
 
 namespace llmfleet::engine {
@@ -41,6 +43,15 @@ public:
     // Fills logits [n_logits, vocab_size] f32 row-major for batch.logits_indices, after storing every
     // token's K/V into its slot. The batch is valid (the engine checks ids and slots).
     virtual void forward(const forward_batch& batch, std::span<float> logits) = 0;
+    // Device sampling: a backend whose logits live on a device can sample there, so that only token ids come
+    // back. The engine then calls forward_sample instead of forward, with one entry per logits row.
+    virtual bool samples_on_device() const { return false; }
+    // Like forward, then for each logits row i: rows[i] set → tokens[i] is sampled on the device by rows[i]'s
+    // parameters (kernels/ref/sampling.h); unset → logits[i · vocab, (i + 1) · vocab) is filled for the host
+    // sampler (other rows of logits are left as they are). tokens [n_logits], logits [n_logits, vocab].
+    virtual void forward_sample(const forward_batch& batch,
+                                std::span<const std::optional<kernels::ref::sampling_row>> rows,
+                                std::span<int32_t> tokens, std::span<float> logits);
     // One line for the startup log: backend, threads, weight and KV memory.
     virtual std::string describe() const = 0;
 };

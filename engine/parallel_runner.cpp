@@ -15,21 +15,10 @@ namespace llmfleet::engine {
 
 namespace {
 
-// Tags of the world's point-to-point messages (user tags < 1 << 20).
-constexpr int32_t tag_command = 1;
+// Tags of the world's point-to-point messages (user tags < 1 << 20; batch_codec.h's tag_command is 1).
 constexpr int32_t tag_hidden = 1000;  // + micro-batch index
 constexpr int32_t tag_logits = 50000; // + micro-batch index
 constexpr int32_t max_micro_batches = 40000;
-
-enum class command : int64_t { forward = 1, stop = 2 };
-constexpr size_t command_header_bytes = sizeof(int64_t);
-
-void send_command(parallel::communicator& world, command c, std::vector<std::byte>& message) {
-    std::memcpy(message.data(), &c, sizeof c);
-    for (int32_t r = 1; r < world.size(); ++r) {
-        world.send(message.data(), static_cast<int64_t>(message.size()), r, tag_command);
-    }
-}
 
 } // namespace
 
@@ -149,7 +138,7 @@ parallel_runner::~parallel_runner() {
     if (!_failed && _worker != nullptr) {
         try {
             _message.resize(command_header_bytes);
-            send_command(*_world, command::stop, _message);
+            send_step_command(*_world, step_command::stop, _message);
         } catch (const std::exception& e) {
             LLMFLEET_LOG_WARN("stopping the other ranks: {}", e.what());
         }
@@ -167,7 +156,7 @@ void parallel_runner::forward(const forward_batch& batch, std::span<float> logit
     }
     try {
         encode_batch(batch, _message, command_header_bytes);
-        send_command(*_world, command::forward, _message);
+        send_step_command(*_world, step_command::forward, _message);
         _worker->step(batch, logits);
     } catch (...) {
         _failed = true;
@@ -187,17 +176,7 @@ void run_follower(const parallel_engine_options& options, parallel::communicator
     try {
         rank_worker worker(options, world, tp_world);
         owned_batch step;
-        while (true) {
-            const std::vector<std::byte> message = world.recv_message(0, tag_command, parallel::wait_forever_s);
-            command c{};
-            if (message.size() < command_header_bytes) {
-                throw invalid_input(fmt::format("command message of {} bytes from rank 0", message.size()));
-            }
-            std::memcpy(&c, message.data(), sizeof c);
-            if (c == command::stop) {
-                return;
-            }
-            decode_batch(message, command_header_bytes, step);
+        while (receive_step_command(world, step)) {
             worker.step(step.batch, {});
         }
     } catch (const std::exception& e) {

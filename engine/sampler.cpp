@@ -511,7 +511,7 @@ void sampling_params::validate(int64_t vocab_size) const {
 }
 
 sequence_sampler::sequence_sampler(sampling_params params, std::span<const int32_t> prompt, uint64_t unseeded_seed)
-    : _params(std::move(params)), _rng(_params.seed.value_or(unseeded_seed)) {
+    : _params(std::move(params)), _seed(_params.seed.value_or(unseeded_seed)), _rng(_seed) {
     LLMFLEET_CHECK(_params.temperature >= 0 && _params.repetition_penalty > 0,
                    "sampling params must pass validate(): temperature {}, repetition_penalty {}", _params.temperature,
                    _params.repetition_penalty);
@@ -528,6 +528,20 @@ sequence_sampler::sequence_sampler(sampling_params params, std::span<const int32
 
 bool sequence_sampler::masks_stops(std::span<const int32_t> eos_token_ids) const {
     return _n_generated < _params.min_tokens && (!eos_token_ids.empty() || !_params.stop_token_ids.empty());
+}
+
+std::optional<kernels::ref::sampling_row> sequence_sampler::device_row(std::span<const int32_t> eos_token_ids) const {
+    const sampling_params& p = _params;
+    if (p.logprobs >= 0 || p.repetition_penalty != 1 || p.frequency_penalty != 0 || p.presence_penalty != 0 ||
+        masks_stops(eos_token_ids)) {
+        return std::nullopt;
+    }
+    return kernels::ref::sampling_row{.temperature = static_cast<float>(p.temperature),
+                                      .top_k = p.top_k,
+                                      .top_p = static_cast<float>(p.top_p),
+                                      .min_p = static_cast<float>(p.min_p),
+                                      .seed = _seed,
+                                      .offset = static_cast<uint64_t>(_n_generated)};
 }
 
 bool sequence_sampler::penalizes() const {

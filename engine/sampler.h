@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "kernels/ref/sampling.h"
 
 namespace llmfleet::engine {
 
@@ -99,6 +100,15 @@ public:
     // masking): the engine fails that request only.
     sample_result sample(std::span<const float> logits, std::span<const int32_t> eos_token_ids);
 
+    // This sample as a row for a backend that samples on the device (kernels/ref/sampling.h), or nullopt when it
+    // needs this host sampler: logprobs, any penalty, or the min_tokens mask still on. A request's path depends
+    // only on its own parameters and progress, never on the batch. The device draws u from (seed, n_generated)
+    // instead of this sampler's mt19937_64, so non-greedy tokens differ from the host path (greedy ones do not),
+    // and a seeded request is still reproducible.
+    std::optional<kernels::ref::sampling_row> device_row(std::span<const int32_t> eos_token_ids) const;
+    // Records a token sampled elsewhere (on the device, from device_row()) as generated.
+    void accept(int32_t token) { record(token); }
+
     // Applies steps 2 and 3 above (min_tokens mask, penalties) to logits [vocab] in place, exactly as the
     // next sample() would. For tests and for callers that want the processed logits; changes no state.
     void process_logits(std::span<float> logits, std::span<const int32_t> eos_token_ids) const;
@@ -121,6 +131,7 @@ private:
     void mark_seen(int32_t token);
 
     sampling_params _params;
+    uint64_t _seed = 0; // params.seed, or the engine's unseeded_seed
     std::mt19937_64 _rng;
     // Penalty state, kept only when the matching penalty is on:
     std::vector<uint64_t> _seen_bits;           // bit t set ⇔ token t is in prompt ∪ generated (repetition)

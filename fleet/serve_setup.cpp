@@ -154,7 +154,17 @@ pool_settings settings_for(const pool_request& pool, const serve_options& o, int
         }
         kv_gib = o.kv_cache_gib;
     }
-    s.engine_args = {"--kv-cache-gib", fmt::format("{:.3f}", kv_gib)};
+    if (o.cuda_engines) {
+        // The engine sizes its KV pool from its fraction of the GPU: weights, reserve (activations, context) and KV.
+        const double engine_gib = budget.weights_gib + o.engine_reserve_gib + kv_gib;
+        const double fraction = engine_gib * 1024.0 / static_cast<double>(smallest->memory_total_mib);
+        s.engine_args = {"--device", "cuda", "--gpu-memory-fraction", fmt::format("{:.4f}", fraction)};
+    } else {
+        LLMFLEET_LOG_WARN("pool {}: running CPU engines on a GPU host (this build has no CUDA backend, or no CUDA "
+                          "device is visible to this process); they get --kv-cache-gib {:.3f}",
+                          pool.name, kv_gib);
+        s.engine_args = {"--kv-cache-gib", fmt::format("{:.3f}", kv_gib)};
+    }
     s.limits.pinned_mem_limit_mib = o.mps_memory_limit ? budget.engine_memory_mib : 0;
     s.limits.active_thread_percentage = o.mps_thread_percentage == -1
                                             ? default_active_thread_percentage(pool.deployment.engines_per_gpu)

@@ -18,23 +18,26 @@
 namespace llmfleet::fleet {
 
 struct serve_options {
-    std::string model_dir;                // --model
-    int32_t n_cpu_engines = -1;           // --engines: N CPU engines (−1: not given)
-    std::string gpus;                     // --gpus "0,1" | "all" ("": all GPUs when the host has some)
-    int32_t engines_per_gpu = 1;          // --engines-per-gpu
-    int32_t tp = 1;                       // --tp: per engine
-    int32_t pp = 1;                       // --pp: per engine
-    std::string mps = "auto";             // --mps auto|on|off
-    std::string plan_path;                // --plan: plan.json
-    std::string gpu_type;                 // --gpu-type: the plan's type name for every selected GPU ("": detected)
-    std::string host = "127.0.0.1";       // where the engines listen (and the router reaches them)
-    uint16_t engine_base_port = 0;        // first engine port (0: free ports the kernel picks)
-    double kv_cache_gib = 0;              // per engine rank (0: the engine's default on CPU, the budget on a GPU)
-    double gpu_memory_utilization = 0.9;  // fraction of each GPU the engines sharing it may use together
-    double engine_reserve_gib = 1.0;      // per engine and GPU beyond weights and KV (context, activations)
-    int32_t mps_thread_percentage = -1;   // CUDA_MPS_ACTIVE_THREAD_PERCENTAGE: −1 → 100/(0.5·n), 0 → not set
-    bool mps_memory_limit = true;         // CUDA_MPS_PINNED_DEVICE_MEM_LIMIT = each engine's share
-    int32_t threads_per_engine = 0;       // --threads per engine (0: the host's threads / engines)
+    std::string model_dir;               // --model
+    int32_t n_cpu_engines = -1;          // --engines: N CPU engines (−1: not given)
+    std::string gpus;                    // --gpus "0,1" | "all" ("": all GPUs when the host has some)
+    int32_t engines_per_gpu = 1;         // --engines-per-gpu
+    int32_t tp = 1;                      // --tp: per engine
+    int32_t pp = 1;                      // --pp: per engine
+    std::string mps = "auto";            // --mps auto|on|off
+    std::string plan_path;               // --plan: plan.json
+    std::string gpu_type;                // --gpu-type: the plan's type name for every selected GPU ("": detected)
+    std::string host = "127.0.0.1";      // where the engines listen (and the router reaches them)
+    uint16_t engine_base_port = 0;       // first engine port (0: free ports the kernel picks)
+    double kv_cache_gib = 0;             // per engine rank (0: the engine's default on CPU, the budget on a GPU)
+    double gpu_memory_utilization = 0.9; // fraction of each GPU the engines sharing it may use together
+    double engine_reserve_gib = 1.0;     // per engine and GPU beyond weights and KV (context, activations)
+    int32_t mps_thread_percentage = -1;  // CUDA_MPS_ACTIVE_THREAD_PERCENTAGE: −1 → 100/(0.5·n), 0 → not set
+    bool mps_memory_limit = true;        // CUDA_MPS_PINNED_DEVICE_MEM_LIMIT = each engine's share
+    int32_t threads_per_engine = 0;      // --threads per engine (0: the host's threads / engines)
+    // GPU pools run `--device cuda` engines, each with --gpu-memory-fraction its share. The tool sets it when this
+    // build has the CUDA backend and this process sees a CUDA device; otherwise GPU pools run CPU engines (warned).
+    bool cuda_engines = false;
     std::vector<std::string> engine_args; // passed to every engine as is (after the flags made here)
     supervisor_options supervisor;
 };

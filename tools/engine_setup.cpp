@@ -36,12 +36,38 @@ int32_t threads_per_mpi_rank() {
     return static_cast<int32_t>(std::max<int64_t>(1, default_thread_count() / std::max<int64_t>(1, ranks_on_host)));
 }
 
+built_engine build_cuda_engine(const engine_flags& f) {
+    const parallel::parallel_config& p = f.options.parallel;
+    if (p.pp != 1 || f.comm != "threads") {
+        throw invalid_input(fmt::format("--device cuda runs --tp ranks as threads of one process (NCCL between their "
+                                        "GPUs when each has its own); pipeline parallelism and --comm mpi/nccl are "
+                                        "not built for CUDA yet: drop --pp {} / --comm {}, or use --device cpu",
+                                        p.pp, f.comm));
+    }
+    engine::cuda_engine_options options = f.cuda;
+    options.model_dir = f.options.cpu.model_dir;
+    options.block_size = f.options.cpu.block_size;
+    options.engine = f.options.cpu.engine;
+    options.tp = p.tp;
+    options.comm_timeout_s = f.options.comm_timeout_s;
+    built_engine out;
+    out.engine = engine::make_cuda_engine(options);
+    return out;
+}
+
 } // namespace
 
 void add_engine_flags(CLI::App* sub, engine_flags& f) {
     engine::cpu_engine_options& o = f.options.cpu;
     sub->add_option("--model", o.model_dir, "Hugging Face model directory")->required();
-    sub->add_option("--kv-cache-gib", o.kv_cache_gib, "KV pool size (per rank)")->capture_default_str();
+    sub->add_option("--device", f.device, "Backend: cpu (f32, OpenBLAS) or cuda (bf16 on one NVIDIA GPU)")
+        ->capture_default_str();
+    sub->add_option("--kv-cache-gib", o.kv_cache_gib, "KV pool size (per rank; --device cpu)")->capture_default_str();
+    sub->add_option("--gpu", f.cuda.device, "CUDA device index (--device cuda)")->capture_default_str();
+    sub->add_option("--gpu-memory-fraction", f.cuda.gpu_memory_fraction,
+                    "Share of the GPU's memory this engine holds: weights, activations and the KV pool (--device cuda)")
+        ->capture_default_str();
+    sub->add_flag("--no-cuda-graphs{false}", f.cuda.cuda_graphs, "Launch every decode step eagerly (--device cuda)");
     sub->add_option("--block-size", o.block_size, "Tokens per KV block")->capture_default_str();
     sub->add_option("--max-num-batched-tokens", o.engine.scheduling.max_num_batched_tokens, "Token budget per step")
         ->capture_default_str();
@@ -66,6 +92,12 @@ void add_engine_flags(CLI::App* sub, engine_flags& f) {
 }
 
 built_engine build_engine(const engine_flags& f) {
+    if (f.device == "cuda") {
+        return build_cuda_engine(f);
+    }
+    if (f.device != "cpu") {
+        throw invalid_input(fmt::format("--device {}: expected cpu or cuda", f.device));
+    }
     engine::parallel_engine_options options = f.options;
     options.parallel.pp_layers = parse_pp_layers(f.pp_layers);
     const parallel::comm_backend comm = parallel::parse_comm_backend(f.comm);

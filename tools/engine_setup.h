@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "engine/cuda_engine.h"
 #include "engine/parallel_runner.h"
 #include "parallel/communicator.h"
 #include "parallel/mpi_comm.h"
@@ -17,13 +18,15 @@ namespace llmfleet::tools {
 
 struct engine_flags {
     engine::parallel_engine_options options;
-    std::string comm = "threads"; // threads | mpi | nccl
-    std::string pp_layers;        // "12,12": layers per stage
+    std::string device = "cpu";       // cpu | cuda
+    engine::cuda_engine_options cuda; // --device cuda: device, memory fraction, graphs (the rest from options)
+    std::string comm = "threads";     // threads | mpi | nccl
+    std::string pp_layers;            // "12,12": layers per stage
     const std::string& model_dir() const { return options.cpu.model_dir; }
 };
 
-// --model, --kv-cache-gib, --block-size, scheduling limits, --max-model-len, --no-prefix-caching,
-// --no-chunked-prefill, --threads, and the parallel flags.
+// --model, --device, --kv-cache-gib (cpu), --gpu / --gpu-memory-fraction / --no-cuda-graphs (cuda), --block-size,
+// scheduling limits, --max-model-len, --no-prefix-caching, --no-chunked-prefill, --threads, and the parallel flags.
 void add_engine_flags(CLI::App* sub, engine_flags& flags);
 
 // What build_engine made. Members are destroyed bottom-up: the engine (which stops the other ranks and owns the

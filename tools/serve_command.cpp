@@ -20,11 +20,13 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/text.h"
+#include "engine/cuda_engine.h"
 #include "fleet/fleet_runner.h"
 #include "fleet/gpu_inventory.h"
 #include "fleet/serve_setup.h"
 #include "model/config.h"
 #include "model/tokenizer.h"
+#include "parallel/nccl_comm.h"
 #include "serve/router/router_server.h"
 #include "tools/commands.h"
 
@@ -174,6 +176,7 @@ int run_serve(serve_flags& f) {
     fo.supervisor.startup_timeout_s = f.startup_timeout_s;
     fo.supervisor.health_interval_s = f.health_interval_s;
     const fleet::gpu_detection host = fleet::detect_gpus();
+    fo.cuda_engines = engine::cuda_backend_built() && parallel::cuda_device_count() > 0;
     if (!f.served_model_name.empty()) {
         fo.engine_args.insert(fo.engine_args.begin(), {"--served-model-name", f.served_model_name});
     }
