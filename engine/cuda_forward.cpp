@@ -16,6 +16,7 @@
 
 #include "common/error.h"
 #include "engine/cuda_model_runner.h"
+#include "engine/cuda_step_plan.h"
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/layer_ops.cuh"
 #include "kernels/cuda/sampling.cuh"
@@ -35,20 +36,6 @@ cuda_model_runner::step_meta cuda_model_runner::meta_view(int32_t* base) const {
     m.logits_rows = m.seq_lens + s;
     m.block_tables = m.logits_rows + s;
     return m;
-}
-
-int32_t cuda_model_runner::graph_bucket(const forward_batch& batch) const {
-    const int32_t n_seqs = batch.n_seqs();
-    if (!_use_graphs || batch.n_tokens() != n_seqs || static_cast<int32_t>(batch.logits_indices.size()) != n_seqs ||
-        n_seqs > _buckets.back()) {
-        return 0;
-    }
-    for (const int32_t position : batch.positions) {
-        if (position + 1 > _graph_max_seq_len) {
-            return 0;
-        }
-    }
-    return *std::lower_bound(_buckets.begin(), _buckets.end(), n_seqs);
 }
 
 cuda_model_runner::step_shape cuda_model_runner::stage_batch(const forward_batch& b, int32_t padded) {
@@ -247,7 +234,7 @@ void cuda_model_runner::run_step(const forward_batch& batch) {
 
 void cuda_model_runner::compute_logits(const forward_batch& batch) {
     LLMFLEET_CUDA_CHECK(cudaSetDevice(_device)); // the engine thread may not be the thread that built the runner
-    const int32_t bucket = graph_bucket(batch);
+    const int32_t bucket = _use_graphs ? graph_bucket_for(batch, _buckets, _graph_max_seq_len) : 0;
     const step_shape shape = stage_batch(batch, bucket);
     _last_shape = shape;
     if (bucket == 0) {

@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "engine/cpu_model_runner.h"
+#include "engine/cuda_step_plan.h"
 #include "engine/shard_weights.h"
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/sampling.cuh"
@@ -180,14 +181,14 @@ void cuda_model_runner::plan_memory(const cuda_engine_options& options) {
 
     size_t free_bytes = 0, total_bytes = 0;
     LLMFLEET_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-    const auto budget = static_cast<int64_t>(options.gpu_memory_fraction * static_cast<double>(total_bytes));
     const int64_t gemm_ws = _gemm->workspace_bytes();
     const int64_t fixed = _weight_bytes + _activation_bytes + gemm_ws + graph_reserve_bytes;
     const int64_t kv_bytes_per_slot = static_cast<int64_t>(_layers.size()) * 2 * kv * 2; // this rank's, bf16
     const int64_t kv_block_bytes = kv_bytes_per_slot * _block_size;
-    // What is still ours to take: the budget's rest, and never more than is free now (other engines under MPS).
-    const int64_t kv_budget = std::min(budget - fixed, static_cast<int64_t>(free_bytes) - graph_reserve_bytes);
-    _n_kv_blocks = kv_budget > 0 ? kv_budget / kv_block_bytes : 0;
+    const kv_memory_plan plan = plan_kv_memory(static_cast<int64_t>(total_bytes), static_cast<int64_t>(free_bytes),
+                                               options.gpu_memory_fraction, fixed, graph_reserve_bytes, kv_block_bytes);
+    const int64_t budget = plan.budget_bytes;
+    _n_kv_blocks = plan.n_blocks;
     agree_on_kv_blocks();
     _memory_line = fmt::format(
         "GPU memory: {:.2f} GiB total, {:.2f} GiB free at start; budget {:.2f} × total = {:.2f} GiB = weights {:.2f} + "
@@ -212,14 +213,7 @@ void cuda_model_runner::plan_memory(const cuda_engine_options& options) {
         _max_model_len = static_cast<int32_t>(pool_tokens); // what the engine's max_model_len will be capped to too
         _graph_max_seq_len = std::min(_graph_max_seq_len, _max_model_len);
     }
-    for (const int32_t b : {1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 160, 192, 224, 256}) {
-        if (b < _max_seqs) {
-            _buckets.push_back(b);
-        }
-    }
-    if (const int32_t last = std::min(_max_seqs, 256); _buckets.empty() || _buckets.back() != last) {
-        _buckets.push_back(last);
-    }
+    _buckets = decode_graph_buckets(_max_seqs);
 }
 
 void cuda_model_runner::agree_on_kv_blocks() {

@@ -105,8 +105,7 @@ private:
     void upload_meta(const step_shape& shape);
     void run_model(const step_shape& shape); // metadata upload → logits [n_logits, vocab] f32 on the device
     void run_layers(const step_shape& shape);
-    void compute_logits(const forward_batch& batch);        // eager or from a graph; leaves _logits filled
-    int32_t graph_bucket(const forward_batch& batch) const; // the padded size whose graph serves batch, or 0
+    void compute_logits(const forward_batch& batch); // eager or from a graph; leaves _logits filled
 
     model::model_config _config;
     parallel::rank_layout _layout;

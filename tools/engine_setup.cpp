@@ -41,8 +41,8 @@ built_engine build_cuda_engine(const engine_flags& f) {
     if (p.pp != 1 || f.comm != "threads") {
         throw invalid_input(fmt::format("--device cuda runs --tp ranks as threads of one process (NCCL between their "
                                         "GPUs when each has its own); pipeline parallelism and --comm mpi/nccl are "
-                                        "not built for CUDA yet: drop --pp {} / --comm {}, or use --device cpu",
-                                        p.pp, f.comm));
+                                        "not built for CUDA yet: drop {}, or use --device cpu",
+                                        p.pp != 1 ? fmt::format("--pp {}", p.pp) : "--comm " + f.comm));
     }
     engine::cuda_engine_options options = f.cuda;
     options.model_dir = f.options.cpu.model_dir;

@@ -163,6 +163,14 @@ TEST(generate_cli, bad_input_exits_1_with_a_clear_message) {
     expect_error(dir + " --prompt-ids 1 --top-p 2", "top_p");
     expect_error(dir, "give a prompt");
     expect_error(test::temp_path(tag, "missing") + " --prompt-ids 1", "config.json");
+    expect_error(dir + " --prompt-ids 1 --device tpu", "--device tpu: expected cpu or cuda");
+    expect_error(dir + " --prompt-ids 1 --device cuda --pp 2", "pipeline parallelism");
+    // The tiny model's head_dim 16 (CUDA builds), or no CUDA in this build: either way a clear refusal.
+    const test::cli_result cuda = run("generate --model " + dir + " --prompt-ids 1 --device cuda");
+    EXPECT_EQ(cuda.exit_code, 1) << cuda.err;
+    EXPECT_TRUE(cuda.err.find("head_dim 16 is not supported") != std::string::npos ||
+                cuda.err.find("built without CUDA") != std::string::npos)
+        << cuda.err;
 
     // A truncated safetensors file: the loader names the file; nothing crashes.
     const std::string blob = test::slurp(dir + "/model.safetensors");
