@@ -2,14 +2,17 @@
 #include "model/make_model.h"
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <span>
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/thread_pool.h"
 #include "model/make_tokenizer.h"
 #include "model/safetensors.h"
 #include "model/weights.h"
@@ -59,21 +62,27 @@ model_config preset_config(architecture arch, std::string_view preset) {
         if (arch == architecture::llama) {
             c.rope_scaling = rope_scaling_llama3{8.0, 1.0, 4.0, 512};
         }
-    } else if (preset == "qwen2.5-0.5b" || preset == "qwen2.5-1.5b") {
-        const bool small = preset == "qwen2.5-0.5b";
-        c.hidden_size = small ? 896 : 1536;
-        c.intermediate_size = small ? 4864 : 8960;
-        c.n_layers = small ? 24 : 28;
-        c.n_heads = small ? 14 : 12;
+    } else if (preset == "qwen2.5-0.5b" || preset == "qwen2.5-1.5b" || preset == "qwen2.5-3b") {
+        // Qwen2.5's published config.json dimensions (all three tie the LM head to the embedding).
+        struct dims {
+            int64_t hidden, ffn, layers, heads, head_dim;
+        };
+        const dims d = preset == "qwen2.5-0.5b"   ? dims{896, 4864, 24, 14, 64}
+                       : preset == "qwen2.5-1.5b" ? dims{1536, 8960, 28, 12, 128}
+                                                  : dims{2048, 11008, 36, 16, 128};
+        c.hidden_size = d.hidden;
+        c.intermediate_size = d.ffn;
+        c.n_layers = d.layers;
+        c.n_heads = d.heads;
         c.n_kv_heads = 2;
-        c.head_dim = small ? 64 : 128;
+        c.head_dim = d.head_dim;
         c.vocab_size = 151936;
         c.max_position_embeddings = 32768;
         c.tie_word_embeddings = true;
         c.rope_theta = 1e6;
     } else {
-        throw invalid_input(
-            fmt::format("--preset: unknown preset '{}'; expected tiny, qwen2.5-0.5b or qwen2.5-1.5b", preset));
+        throw invalid_input(fmt::format(
+            "--preset: unknown preset '{}'; expected tiny, qwen2.5-0.5b, qwen2.5-1.5b or qwen2.5-3b", preset));
     }
     // The ids of the tokenizer make_model writes (make_tokenizer.h): qwen2 tiny bos 509 <|endoftext|>, eos
     // [511 <|im_end|>, 509]; llama tiny bos 507 <|begin_of_text|>, eos [511 <|eot_id|>, 508 <|end_of_text|>];
@@ -87,41 +96,71 @@ model_config preset_config(architecture arch, std::string_view preset) {
 namespace {
 
 // Standard normals by Box–Muller on 53-bit uniforms from mt19937_64 (fully specified by the standard,
-// unlike std::normal_distribution).
+// unlike std::normal_distribution): each pair of draws gives r·cos θ, then r·sin θ.
 class normal_stream {
 public:
     explicit normal_stream(uint64_t seed) : _rng(seed) {}
-    double next() {
-        if (_has_spare) {
+
+    // Writes the stream's next n normals z, n = out.size() / size of `type`, as `type`(float(offset + scale · z)):
+    // bit for bit what as many calls of a sequential next() would give, a sine left over carried to the next fill.
+    // The raw draws stay in order on this thread (mt19937_64 costs ~2 ns a draw); the transforms (log, sqrt, sin,
+    // cos: most of the time) and the first touch of `out`'s pages run on the pool.
+    void fill(std::span<uint8_t> out, dtype type, double offset, double scale, thread_pool& pool) {
+        const size_t n = out.size() / dtype_size_bytes(type);
+        const auto put = [&](size_t i, double z) { store(out, type, i, static_cast<float>(offset + scale * z)); };
+        size_t i = 0;
+        if (_has_spare && n > 0) {
+            put(0, _spare);
             _has_spare = false;
-            return _spare;
+            i = 1;
         }
-        const double u1 = (static_cast<double>(_rng() >> 11) + 1.0) * 0x1.0p-53; // (0, 1]
-        const double u2 = static_cast<double>(_rng() >> 11) * 0x1.0p-53;         // [0, 1)
-        const double r = std::sqrt(-2.0 * std::log(u1));
-        _spare = r * std::sin(2.0 * M_PI * u2);
-        _has_spare = true;
-        return r * std::cos(2.0 * M_PI * u2);
+        constexpr size_t max_pairs_per_batch = size_t{1} << 22; // 64 MiB of draws at a time
+        while (i < n) {
+            const size_t n_pairs = std::min((n - i + 1) / 2, max_pairs_per_batch);
+            _draws.resize(2 * n_pairs);
+            for (uint64_t& d : _draws) {
+                d = _rng();
+            }
+            const size_t base = i;
+            pool.parallel_for(static_cast<int64_t>(n_pairs), 4096, [&](int64_t begin, int64_t end) {
+                for (auto k = static_cast<size_t>(begin); k < static_cast<size_t>(end); ++k) {
+                    const auto [c, s] = box_muller(_draws[2 * k], _draws[2 * k + 1]);
+                    put(base + 2 * k, c);
+                    if (base + 2 * k + 1 < n) {
+                        put(base + 2 * k + 1, s);
+                    }
+                }
+            });
+            if (base + 2 * n_pairs > n) { // an odd count: the last pair's sine is the next value
+                _spare = box_muller(_draws[2 * n_pairs - 2], _draws[2 * n_pairs - 1]).second;
+                _has_spare = true;
+            }
+            i = std::min(n, base + 2 * n_pairs);
+        }
     }
 
 private:
+    static std::pair<double, double> box_muller(uint64_t a, uint64_t b) {
+        const double u1 = (static_cast<double>(a >> 11) + 1.0) * 0x1.0p-53; // (0, 1]
+        const double u2 = static_cast<double>(b >> 11) * 0x1.0p-53;         // [0, 1)
+        const double r = std::sqrt(-2.0 * std::log(u1));
+        return {r * std::cos(2.0 * M_PI * u2), r * std::sin(2.0 * M_PI * u2)};
+    }
+
+    static void store(std::span<uint8_t> out, dtype type, size_t i, float v) {
+        if (type == dtype::f32) {
+            std::memcpy(out.data() + 4 * i, &v, 4);
+        } else {
+            const uint16_t h = type == dtype::bf16 ? f32_to_bf16(v) : f32_to_f16(v);
+            std::memcpy(out.data() + 2 * i, &h, 2);
+        }
+    }
+
     std::mt19937_64 _rng;
     double _spare = 0;
     bool _has_spare = false;
+    std::vector<uint64_t> _draws; // reused: its pages are touched once
 };
-
-std::vector<uint8_t> encode(const std::vector<float>& values, dtype type) {
-    std::vector<uint8_t> bytes(values.size() * dtype_size_bytes(type));
-    for (size_t i = 0; i < values.size(); ++i) {
-        if (type == dtype::f32) {
-            std::memcpy(bytes.data() + 4 * i, &values[i], 4);
-        } else {
-            const uint16_t h = type == dtype::bf16 ? f32_to_bf16(values[i]) : f32_to_f16(values[i]);
-            std::memcpy(bytes.data() + 2 * i, &h, 2);
-        }
-    }
-    return bytes;
-}
 
 nlohmann::json config_json(const model_config& c) {
     nlohmann::json j;
@@ -192,6 +231,7 @@ void make_model(const make_model_options& o) {
     write_tokenizer_files(c.arch, c.vocab_size, c.max_position_embeddings, o.out_dir);
 
     normal_stream normal(o.seed);
+    thread_pool pool(default_thread_count());
     const std::vector<expected_tensor> specs = expected_tensors(c);
     const auto n_shards = static_cast<size_t>(std::min<int64_t>(o.n_shards, static_cast<int64_t>(specs.size())));
     const size_t per_shard = (specs.size() + n_shards - 1) / n_shards;
@@ -206,11 +246,9 @@ void make_model(const make_model_options& o) {
                 n *= d;
             }
             const bool norm = e.name.find("norm.weight") != std::string::npos;
-            std::vector<float> values(static_cast<size_t>(n));
-            for (float& v : values) {
-                v = static_cast<float>((norm ? 1.0 : 0.0) + 0.02 * normal.next());
-            }
-            tensors.push_back({e.name, o.type, e.shape, encode(values, o.type)});
+            std::vector<uint8_t> bytes(static_cast<size_t>(n) * dtype_size_bytes(o.type));
+            normal.fill(bytes, o.type, norm ? 1.0 : 0.0, 0.02, pool);
+            tensors.push_back({e.name, o.type, e.shape, std::move(bytes)});
             total_bytes += tensors.back().bytes.size();
         }
         const std::string file = n_shards == 1 ? "model.safetensors"

@@ -14,7 +14,7 @@ namespace llmfleet::model {
 
 struct make_model_options {
     architecture arch = architecture::qwen2;
-    std::string preset = "tiny"; // tiny | qwen2.5-0.5b | qwen2.5-1.5b
+    std::string preset = "tiny"; // tiny | qwen2.5-0.5b | qwen2.5-1.5b | qwen2.5-3b
     uint64_t seed = 0;
     dtype type = dtype::bf16;
     int64_t n_shards = 1;
@@ -29,7 +29,8 @@ dtype parse_dtype_flag(std::string_view text);          // "bf16" | "f16" | "f32
 
 // Writes the model and its tokenizer (make_tokenizer.h: config.json's bos/eos ids are its special tokens).
 // Weights ~ N(0, 0.02²) (norm weights 1 + N(0, 0.02²)) from a Box–Muller stream over mt19937_64(seed), so a seed
-// gives the same file on every platform.
+// gives the same file on every platform and with any thread count (the transforms run on default_thread_count()
+// threads; the draws stay in order).
 void make_model(const make_model_options& options);
 
 } // namespace llmfleet::model

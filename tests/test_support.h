@@ -43,9 +43,16 @@ inline std::string slurp(const std::string& path) {
     return ss.str();
 }
 
-// BINARY_DIR/tests/<tag>.<name>: a scratch path per test binary.
+// Where tests write scratch files: $LLMFLEET_TEST_SCRATCH when set (test binaries run away from their build tree,
+// e.g. from scripts/gpu/pack.sh's bundle on the device machine), else BINARY_DIR/tests.
+inline std::string scratch_dir() {
+    const char* dir = std::getenv("LLMFLEET_TEST_SCRATCH");
+    return dir != nullptr && *dir != '\0' ? std::string(dir) : std::string(LLMFLEET_BINARY_DIR) + "/tests";
+}
+
+// <scratch>/<tag>.<name>: a scratch path per test binary.
 inline std::string temp_path(const std::string& tag, const std::string& name) {
-    return std::string(LLMFLEET_BINARY_DIR) + "/tests/" + tag + "." + name;
+    return scratch_dir() + "/" + tag + "." + name;
 }
 
 inline std::string write_temp(const std::string& tag, const std::string& name, const std::string& text) {
@@ -60,10 +67,12 @@ struct cli_result {
     std::string err;
 };
 
-// Runs `build/bin/llmfleet <args>` through the shell, capturing stdout and stderr in files named by tag.
-inline cli_result run_cli(const std::string& tag, const std::string& args) {
+// Runs `build/bin/<program> <args>` (default: llmfleet) through the shell, capturing stdout and stderr in files
+// named by tag.
+inline cli_result run_cli(const std::string& tag, const std::string& args, const std::string& program = "llmfleet") {
     const std::string out = temp_path(tag, "stdout"), err = temp_path(tag, "stderr");
-    const std::string cmd = std::string(LLMFLEET_BINARY_DIR) + "/bin/llmfleet " + args + " >" + out + " 2>" + err;
+    const std::string cmd =
+        std::string(LLMFLEET_BINARY_DIR) + "/bin/" + program + " " + args + " >" + out + " 2>" + err;
     const int status = std::system(cmd.c_str());
     cli_result r;
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -4,11 +4,18 @@
 # then bench_cuda_engine next to transformers' generate on the same models. Run from the repo root after building
 # with CUDA (build/); the output goes to stdout (and $OUT when set) for docs/benchmarks.md.
 # usage: scripts/gpu/bench_cuda.sh [build-dir]
+#   on the device machine, from the bundle of scripts/gpu/pack.sh (carry .gpu):
+#   source scripts/gpu/bundle_env.sh && bash scripts/gpu/bench_cuda.sh "$LLMFLEET_BUILD"
 set -euo pipefail
 build=${1:-build}
 out=${OUT:-/tmp}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
-ctest --test-dir "$build" -L gpu --output-on-failure 2>&1 | tee "$out/gpu_tests.txt" | tail -30
+# The gpu tests by binary (not ctest): the bundle of scripts/gpu/pack.sh has no CTest files.
+for t in "$build"/tests/test_cuda_* "$build"/tests/test_nccl_comm; do
+    [ -x "$t" ] || continue
+    echo "== $(basename "$t")"
+    "$t" --gtest_brief=1 2>&1 || echo "FAILED: $(basename "$t") exit $?"
+done 2>&1 | tee "$out/gpu_tests.txt" | grep -E "^==|FAILED|PASSED|SKIPPED" | head -40
 models=()
 for preset in qwen2.5-0.5b qwen2.5-1.5b; do
     dir=/tmp/llmfleet-bench-$preset

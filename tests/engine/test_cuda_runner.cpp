@@ -17,6 +17,7 @@
 #include "engine/cuda_engine.h"
 #include "engine/engine.h"
 #include "model/make_model.h"
+#include "tests/test_support.h"
 
 namespace llmfleet::engine {
 namespace {
@@ -26,7 +27,7 @@ namespace fs = std::filesystem;
 std::string make(model::architecture arch, const std::string& preset) {
     const std::string name =
         fmt::format("engine.cuda.{}.{}", arch == model::architecture::qwen2 ? "qwen2" : "llama", preset);
-    const std::string dir = (fs::path(LLMFLEET_BINARY_DIR) / "tests" / name).string();
+    const std::string dir = (fs::path(test::scratch_dir()) / name).string();
     if (!fs::exists(dir + "/config.json")) {
         model::make_model_options o{arch, preset, 5, model::dtype::bf16, 1, dir};
         o.n_layers = 2;

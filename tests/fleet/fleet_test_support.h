@@ -61,6 +61,15 @@ inline scoped_env fake_path(const std::string& tag) {
     return scoped_env("PATH", fake_bin_dir(tag) + ":" + (path != nullptr ? path : "/usr/bin:/bin"));
 }
 
+// A pretend GPU host for the scope: the fakes first on PATH, and the fake nvidia-smi listing `csv` (its
+// --query-gpu=index,uuid,name,memory.total lines, e.g. "0, GPU-e2e0, NVIDIA A10G, 23028 MiB\n").
+struct fake_gpu_host {
+    fake_gpu_host(const std::string& tag, const std::string& csv)
+        : path(fake_path(tag)), smi("FAKE_NVIDIA_SMI_CSV", write_temp(tag, "nvidia-smi.csv", csv)) {}
+    scoped_env path;
+    scoped_env smi;
+};
+
 // A short run directory (MPS pipe paths must stay under the Unix socket limit), emptied.
 inline std::string short_run_dir(const std::string& name) {
     const std::string dir = "/tmp/lf-" + name + "-" + std::to_string(::getpid());

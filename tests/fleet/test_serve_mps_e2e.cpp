@@ -36,11 +36,8 @@ int count_of(const std::string& text, const std::string& needle) {
     return n;
 }
 
-struct fake_gpu_host {
-    explicit fake_gpu_host(const std::string& csv)
-        : path(test::fake_path(tag)), smi("FAKE_NVIDIA_SMI_CSV", test::write_temp(tag, "nvidia-smi.csv", csv)) {}
-    test::scoped_env path;
-    test::scoped_env smi;
+struct fake_gpu_host : test::fake_gpu_host {
+    explicit fake_gpu_host(const std::string& csv) : test::fake_gpu_host(tag, csv) {}
 };
 
 const std::string one_a10g = "0, GPU-e2e0, NVIDIA A10G, 23028 MiB\n";

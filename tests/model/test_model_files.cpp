@@ -229,6 +229,49 @@ TEST(make_model, loads_validates_and_is_deterministic) {
     EXPECT_NE(store.find("model.layers.1.self_attn.k_proj.bias"), nullptr);
 }
 
+uint64_t fnv1a_of_file(const std::string& path) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const char c : read_file(path, "t")) {
+        h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+// The weights do not depend on the thread count (the transforms run on a pool, the draws stay in order), and the
+// stream is the one the sequential generator wrote before it was parallel (FNV-1a of those files, pinned).
+TEST(make_model, weights_are_the_same_with_any_thread_count) {
+    const std::string one = temp_dir("threads1"), three = temp_dir("threads3");
+    for (const auto& [dir, threads] : {std::pair{one, "1"}, std::pair{three, "3"}}) {
+        ::setenv("LLMFLEET_THREADS", threads, 1);
+        make_model({architecture::qwen2, "tiny", 7, dtype::f16, 2, dir});
+    }
+    ::unsetenv("LLMFLEET_THREADS");
+    for (const char* file : {"/model-00001-of-00002.safetensors", "/model-00002-of-00002.safetensors"}) {
+        EXPECT_EQ(read_file(one + file, "t"), read_file(three + file, "t")) << file;
+    }
+    EXPECT_EQ(fnv1a_of_file(one + "/model-00001-of-00002.safetensors"), 0xb69018cc55e4e4ccull);
+    EXPECT_EQ(fnv1a_of_file(one + "/model-00002-of-00002.safetensors"), 0xf5e329c677e2973dull);
+}
+
+// The presets' tensors add up to the parameter counts of the published checkpoints (the sizes of Qwen2.5-0.5B,
+// 1.5B and 3B on their model cards: 0.49B, 1.54B, 3.09B; exact totals of their safetensors).
+TEST(make_model, presets_have_the_published_parameter_counts) {
+    const std::pair<const char*, int64_t> published[] = {
+        {"qwen2.5-0.5b", 494'032'768}, {"qwen2.5-1.5b", 1'543'714'304}, {"qwen2.5-3b", 3'085'938'688}};
+    for (const auto& [preset, n_params] : published) {
+        int64_t n = 0;
+        for (const expected_tensor& t : expected_tensors(preset_config(architecture::qwen2, preset))) {
+            int64_t size = 1;
+            for (const int64_t d : t.shape) {
+                size *= d;
+            }
+            n += size;
+        }
+        EXPECT_EQ(n, n_params) << preset;
+    }
+    EXPECT_NE(error_of([] { preset_config(architecture::qwen2, "qwen2.5-7b"); }).find("qwen2.5-3b"), std::string::npos);
+}
+
 TEST(make_model, dtypes_hold_the_same_values_and_shards_load) {
     const std::string f32 = temp_dir("f32"), bf16 = temp_dir("bf16"), f16 = temp_dir("f16");
     make_model({architecture::llama, "tiny", 3, dtype::f32, 1, f32});
