@@ -7,7 +7,7 @@
 //   serve_matrix --model /models/qwen2.5-0.5b --model /models/qwen2.5-1.5b [--fleets 1,2:mps,3:mps,2:nomps]
 //                [--workloads 128x128,1024x16@32] [--concurrency 64] [--requests 256] [--warmup 8]
 //                [--host-kind gpu|cpu] [--gpu 0] [--serve-arg=--gpu-memory-utilization --serve-arg=0.85]
-//                [--run-root DIR] [--out matrix.json]
+//                [--run-root DIR] [--budget-s S] [--out matrix.json]
 //
 // Exit codes: 0 every cell measured, 2 some cell failed (see its notes), 1 bad flags.
 #include <unistd.h>
@@ -36,6 +36,20 @@ struct matrix_flags {
     std::string host_kind; // "" → gpu when nvidia-smi lists one
     std::string out;
 };
+
+// Writes `text` to path.tmp, then renames it over path: a reader never sees half a file.
+void write_atomically(const std::string& path, const std::string& text) {
+    const std::string tmp = path + ".tmp";
+    std::FILE* file = std::fopen(tmp.c_str(), "w");
+    if (file == nullptr || std::fwrite(text.data(), 1, text.size(), file) != text.size() || std::fclose(file) != 0) {
+        throw invalid_input(fmt::format("--out {}: cannot write {}", path, tmp));
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) {
+        throw invalid_input(fmt::format("--out {}: cannot rename {} over it: {}", path, tmp, ec.message()));
+    }
+}
 
 std::string sibling_llmfleet() {
     std::error_code ec;
@@ -69,11 +83,11 @@ int run(matrix_flags& f) {
                       spec.model_dirs.size(), spec.shapes.size(), spec.workloads.size(), spec.cell.n_requests,
                       spec.run_root);
 
-    const std::vector<bench::matrix_row> rows = bench::run_matrix(spec);
-    const std::string table = bench::to_markdown(rows);
-    fmt::print("{}", table);
-    std::fflush(stdout);
-    if (!f.out.empty()) {
+    // --out is rewritten after every cell, so a run cut short (a time limit on the GPU machine) keeps what it measured.
+    const auto save = [&](const std::vector<bench::matrix_row>& rows) {
+        if (f.out.empty()) {
+            return;
+        }
         const nlohmann::ordered_json doc{{"schema", "llmfleet.serve_matrix.v1"},
                                          {"host", fleet::describe_host(host)},
                                          {"host_kind", bench::to_string(spec.cell.host)},
@@ -85,14 +99,13 @@ int run(matrix_flags& f) {
                                            {"workloads", f.workloads},
                                            {"serve_args", spec.cell.serve_args}}},
                                          {"rows", bench::to_json(rows)},
-                                         {"markdown", table}};
-        std::FILE* file = std::fopen(f.out.c_str(), "w");
-        if (file == nullptr) {
-            throw invalid_input(fmt::format("--out {}: cannot write it", f.out));
-        }
-        fmt::print(file, "{}\n", doc.dump(2));
-        std::fclose(file);
-    }
+                                         {"markdown", bench::to_markdown(rows)}};
+        write_atomically(f.out, doc.dump(2) + "\n");
+    };
+    const std::vector<bench::matrix_row> rows = bench::run_matrix(spec, save);
+    save(rows);
+    fmt::print("{}", bench::to_markdown(rows));
+    std::fflush(stdout);
     for (const bench::matrix_row& r : rows) {
         if (!r.figures || r.figures->n_failed > 0) {
             return 2;
@@ -123,7 +136,12 @@ int main(int argc, char** argv) {
     app.add_option("--run-root", f.spec.run_root, "Where each serve's run directory and log go (kept)");
     app.add_option("--startup-timeout-s", f.spec.startup_timeout_s, "serve launch to all engines ready")
         ->capture_default_str();
-    app.add_option("--out", f.out, "Also write the rows as JSON (llmfleet.serve_matrix.v1)");
+    app.add_option("--budget-s", f.spec.budget_s,
+                   "Start no serve after this many seconds; later cells are 'not run' "
+                   "(0: no budget)")
+        ->capture_default_str();
+    app.add_option("--out", f.out,
+                   "Also write the rows as JSON (llmfleet.serve_matrix.v1), rewritten after every cell");
     CLI11_PARSE(app, argc, argv);
     init_logging();
     try {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -125,52 +126,73 @@ std::string run_dir_name(size_t model_index, const fleet_shape& shape) {
 
 } // namespace
 
-std::vector<matrix_row> run_matrix(const matrix_spec& spec) {
-    std::vector<matrix_row> rows;
-    for (size_t m = 0; m < spec.model_dirs.size(); ++m) {
-        const std::string& dir = spec.model_dirs[m];
+namespace {
+
+// One serve for rows[first, first + n) (one model, one shape, every workload): start, measure, stop.
+void run_fleet(const matrix_spec& spec, size_t model_index, std::vector<matrix_row>& rows, size_t first, size_t n,
+               const std::function<void()>& on_progress) {
+    const std::string& model = rows[first].model;
+    const fleet_shape& shape = rows[first].shape;
+    const std::string run_dir = spec.run_root + "/" + run_dir_name(model_index, shape);
+    std::filesystem::remove_all(run_dir);
+    std::filesystem::create_directories(run_dir);
+    std::vector<std::string> args = serve_command(spec.cell, spec.model_dirs[model_index], shape, run_dir);
+    args.insert(args.end(), {"--startup-timeout-s", fmt::format("{}", spec.startup_timeout_s)});
+    LLMFLEET_LOG_INFO("{}: {}: starting llmfleet {}", model, shape.label(), fmt::join(args, " "));
+    const auto t0 = clock_type::now();
+    serve_process serve(spec.llmfleet, args, run_dir + "/serve.log");
+    std::string url;
+    try {
+        url = serve.wait_ready(spec.startup_timeout_s + 30);
+    } catch (const error& e) {
+        LLMFLEET_LOG_ERROR("{}: {}: {}", model, shape.label(), e.what());
+        for (size_t i = first; i < first + n; ++i) {
+            rows[i].error = e.what();
+        }
+        return;
+    }
+    const double start_s = seconds_since(t0);
+    const int64_t n_attached = shape.mps ? mps_attached(url) : -1;
+    LLMFLEET_LOG_INFO("{}: {}: ready in {:.1f} s at {}{}", model, shape.label(), start_s, url,
+                      shape.mps ? fmt::format(", {}/{} engines attached to MPS", n_attached, shape.n_engines) : "");
+    for (size_t i = first; i < first + n; ++i) {
+        matrix_row& row = rows[i];
+        row.serve_start_s = start_s;
+        row.n_mps_attached = n_attached;
+        run_bench(spec, url, row);
+        LLMFLEET_LOG_INFO("{}: {}: {} x{}: {}", model, shape.label(), row.workload.label(), row.workload.concurrency,
+                          row.figures ? fmt::format("{:.2f} req/s, {} failed", row.figures->request_throughput_rps,
+                                                    row.figures->n_failed)
+                                      : row.error);
+        on_progress();
+    }
+    serve.stop(120);
+}
+
+} // namespace
+
+std::vector<matrix_row> run_matrix(const matrix_spec& spec,
+                                   const std::function<void(const std::vector<matrix_row>&)>& on_progress) {
+    std::vector<matrix_row> rows; // every cell up front: cells the budget leaves out are rows too
+    for (const std::string& dir : spec.model_dirs) {
         const std::string model = std::filesystem::path(dir).lexically_normal().filename().string();
         for (const fleet_shape& shape : spec.shapes) {
-            const size_t first = rows.size();
             for (const workload_shape& w : spec.workloads) {
                 rows.push_back({model, shape, w, std::nullopt, "", -1, 0});
             }
-            const std::string run_dir = spec.run_root + "/" + run_dir_name(m, shape);
-            std::filesystem::remove_all(run_dir);
-            std::filesystem::create_directories(run_dir);
-            std::vector<std::string> args = serve_command(spec.cell, dir, shape, run_dir);
-            args.insert(args.end(), {"--startup-timeout-s", fmt::format("{}", spec.startup_timeout_s)});
-            LLMFLEET_LOG_INFO("{}: {}: starting llmfleet {}", model, shape.label(), fmt::join(args, " "));
-            const auto t0 = clock_type::now();
-            serve_process serve(spec.llmfleet, args, run_dir + "/serve.log");
-            std::string url;
-            try {
-                url = serve.wait_ready(spec.startup_timeout_s + 30);
-            } catch (const error& e) {
-                LLMFLEET_LOG_ERROR("{}: {}: {}", model, shape.label(), e.what());
-                for (size_t i = first; i < rows.size(); ++i) {
-                    rows[i].error = e.what();
-                }
-                continue;
-            }
-            const double start_s = seconds_since(t0);
-            const int64_t n_attached = shape.mps ? mps_attached(url) : -1;
-            LLMFLEET_LOG_INFO("{}: {}: ready in {:.1f} s at {}{}", model, shape.label(), start_s, url,
-                              shape.mps ? fmt::format(", {}/{} engines attached to MPS", n_attached, shape.n_engines)
-                                        : "");
-            for (size_t i = first; i < rows.size(); ++i) {
-                matrix_row& row = rows[i];
-                row.serve_start_s = start_s;
-                row.n_mps_attached = n_attached;
-                run_bench(spec, url, row);
-                LLMFLEET_LOG_INFO("{}: {}: {} x{}: {}", model, shape.label(), row.workload.label(),
-                                  row.workload.concurrency,
-                                  row.figures ? fmt::format("{:.2f} req/s, {} failed",
-                                                            row.figures->request_throughput_rps, row.figures->n_failed)
-                                              : row.error);
-            }
-            serve.stop(120);
         }
+    }
+    const auto t0 = clock_type::now();
+    const size_t n = spec.workloads.size();
+    for (size_t first = 0; first < rows.size(); first += n) {
+        if (spec.budget_s > 0 && seconds_since(t0) > spec.budget_s) {
+            for (size_t i = first; i < first + n; ++i) {
+                rows[i].error = fmt::format("not run: the {} s budget (--budget-s) was spent", spec.budget_s);
+            }
+            continue;
+        }
+        run_fleet(spec, first / (n * spec.shapes.size()), rows, first, n, [&] { on_progress(rows); });
+        on_progress(rows);
     }
     return rows;
 }

@@ -2,13 +2,15 @@
 # Issue 7's GPU table in one command, on a machine with one NVIDIA GPU (the device machine): for Qwen2.5-0.5B-, 1.5B-
 # and 3B-shaped random models, `llmfleet serve` with 1 engine, 2 and 3 engines under MPS, and 2 engines without MPS
 # on GPU 0, each driven by `llmfleet bench` with 128 in / 128 out (64 users) and 1024 in / 16 out (32 users) closed
-# loops (bench/e2e/serve_matrix). Prints the Markdown table for docs/benchmarks.md; five files go to $OUT (or /tmp):
-# gpu.txt, serve_matrix.{md,json,log} and serve_logs.txt (the tail of every serve's log). If the MPS daemon cannot
-# run here, its rows carry serve's error and the other rows are still measured.
+# loops (bench/e2e/serve_matrix). Prints the Markdown table for docs/benchmarks.md; four files go to $OUT (or /tmp):
+# gpu.txt, serve_matrix.json (rows and table, rewritten after every cell), serve_matrix.log and serve_logs.txt (the
+# tail of every serve's log). If the MPS daemon cannot run here, its rows carry serve's error and the other rows are
+# still measured.
 #
 # usage: scripts/gpu/bench_mps.sh [build-dir] [preset ...]      (default presets: qwen2.5-0.5b qwen2.5-1.5b qwen2.5-3b)
 # env:   REQUESTS (256 per cell), WARMUP (8), FLEETS (1,2:mps,3:mps,2:nomps), WORKLOADS (128x128@64,1024x16@32),
-#        MODELS_DIR (/tmp/llmfleet-bench: models are made there once with `llmfleet make-model`)
+#        MODELS_DIR (/tmp/llmfleet-bench: models are made there once with `llmfleet make-model`),
+#        DEADLINE_S (560: seconds from the script's start after which no serve starts, less a cell's ~90 s)
 # Run from the repo root after building with CUDA (build/ with bin/llmfleet and bin/serve_matrix); on the device
 # machine, from the bundle of scripts/gpu/pack.sh (carry .gpu):
 #   source scripts/gpu/bundle_env.sh && bash scripts/gpu/bench_mps.sh "$LLMFLEET_BUILD"
@@ -40,11 +42,15 @@ for preset in "${presets[@]}"; do
 done
 
 run_root=/tmp/smx # short: the MPS pipe sockets live under it
+# No new serve once the call's deadline nears (a device call is cut at 600 s; a serve and its benches take up to ~90 s):
+# the cells left out are rows saying so, and serve_matrix.json is rewritten after every cell anyway.
+budget_s=$(( ${DEADLINE_S:-560} - SECONDS - 90 ))
+[ "$budget_s" -lt 1 ] && budget_s=1
 status=0
 "$build/bin/serve_matrix" "${model_flags[@]}" --host-kind gpu --gpu 0 \
     --fleets "${FLEETS:-1,2:mps,3:mps,2:nomps}" --workloads "${WORKLOADS:-128x128@64,1024x16@32}" \
     --requests "${REQUESTS:-256}" --warmup "${WARMUP:-8}" --run-root "$run_root" --out "$out/serve_matrix.json" \
-    2>"$out/serve_matrix.log" | tee "$out/serve_matrix.md" || status=$?
+    --budget-s "$budget_s" 2>"$out/serve_matrix.log" || status=$?
 for log in "$run_root"/*/serve.log; do # one file: the device machine returns at most 8 files from $OUT
     [ -f "$log" ] || continue
     echo "== $(basename "$(dirname "$log")") (model index-engines[-mps])"

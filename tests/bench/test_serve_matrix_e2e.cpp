@@ -95,6 +95,20 @@ TEST(serve_matrix_e2e, cpu_engines_one_vs_two_over_two_workloads) {
     EXPECT_NE(bad.err.find("'2 engines + MPS' needs a GPU"), std::string::npos) << bad.err;
 }
 
+// Past --budget-s no serve starts: the first fleet is measured (the budget is checked before each serve), the next
+// is a row saying it was not run, and the JSON holds both.
+TEST(serve_matrix_e2e, a_spent_budget_leaves_the_remaining_fleets_as_not_run_rows) {
+    const matrix_run r = run_matrix("budget", "--host-kind cpu --fleets 1,2 --workloads 16x4 --budget-s 0.001");
+    EXPECT_EQ(r.cli.exit_code, 2) << r.cli.err;
+    const auto& rows = r.doc["rows"];
+    ASSERT_EQ(rows.size(), 2u) << r.doc.dump();
+    EXPECT_EQ(rows[0]["error"], "");
+    EXPECT_NE(rows[1]["error"].get<std::string>().find("not run: the 0.001 s budget (--budget-s) was spent"),
+              std::string::npos)
+        << rows[1].dump();
+    expect_measured(rows);
+}
+
 TEST(serve_matrix_e2e, pretend_gpu_host_runs_engines_with_and_without_mps) {
     const test::fake_gpu_host host(tag, "0, GPU-smx0, NVIDIA H100 80GB HBM3, 81559 MiB\n");
     const test::scoped_env no_fail("FAKE_MPS_FAIL_START", std::nullopt);
