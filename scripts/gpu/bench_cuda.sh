@@ -24,7 +24,7 @@ for t in "$build"/tests/test_cuda_* "$build"/tests/test_nccl_comm; do
 done 2>&1 | tee "$out/gpu_tests.txt" | grep -E "^==|FAILED|PASSED|SKIPPED" | head -40
 models=()
 for preset in qwen2.5-0.5b qwen2.5-1.5b; do
-    dir=/tmp/llmfleet-bench-$preset
+    dir=/tmp/llmfleet-bench/$preset
     [ -f "$dir/config.json" ] || "$build/bin/llmfleet" make-model --preset "$preset" --out "$dir" >/dev/null
     models+=("$dir")
 done

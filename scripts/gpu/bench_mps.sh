@@ -9,7 +9,7 @@
 #
 # usage: scripts/gpu/bench_mps.sh [build-dir] [preset ...]      (default presets: qwen2.5-0.5b qwen2.5-1.5b qwen2.5-3b)
 # env:   REQUESTS (256 per cell), WARMUP (8), FLEETS (1,2:mps,3:mps,2:nomps), WORKLOADS (128x128@64,1024x16@32),
-#        MODELS_DIR (/tmp/llmfleet-bench: models are made there once with `llmfleet make-model`),
+#        MODELS_DIR (/tmp/llmfleet-bench: model MODELS_DIR/<preset>, made once with `llmfleet make-model`),
 #        DEADLINE_S (560: seconds from the script's start after which no serve starts, less a cell's ~90 s)
 # Run from the repo root after building with CUDA (build/ with bin/llmfleet and bin/serve_matrix); on the device
 # machine, from the bundle of scripts/gpu/pack.sh (carry .gpu):
@@ -30,16 +30,17 @@ if ! command -v nvidia-cuda-mps-control >/dev/null 2>&1; then
     echo "note: nvidia-cuda-mps-control is not on PATH: the MPS rows will carry serve's error" | tee -a "$out/gpu.txt"
 fi
 
+# The models, made once per machine (the same folders as bench_cuda.sh's) and in parallel: make-model's draws are
+# sequential per model, so three at once use the cores that one leaves idle.
 model_flags=()
+start=$SECONDS
 for preset in "${presets[@]}"; do
     dir=$models_dir/$preset
-    if [ ! -f "$dir/config.json" ]; then
-        start=$(date +%s)
-        "$build/bin/llmfleet" make-model --preset "$preset" --out "$dir" >/dev/null
-        echo "made $dir in $(( $(date +%s) - start )) s"
-    fi
+    [ -f "$dir/config.json" ] || "$build/bin/llmfleet" make-model --preset "$preset" --out "$dir" >/dev/null &
     model_flags+=(--model "$dir")
 done
+wait # a failed make-model shows as serve_matrix's "no config.json there" error
+echo "models ready in $((SECONDS - start)) s"
 
 run_root=/tmp/smx # short: the MPS pipe sockets live under it
 # No new serve once the call's deadline nears (a device call is cut at 600 s; a serve and its benches take up to ~90 s):
