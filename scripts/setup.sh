@@ -37,6 +37,10 @@ if [ "${1:-}" = "--test" ] && [ ! -f tests/reference/node_modules/openai/package
         echo "setup: WARNING: npm ci in tests/reference failed; test_tokenizer_crosscheck will be skipped" >&2
 fi
 
+# ccache keys paths under the checkout relative to it (and ignores the working directory that -g would add), so a
+# fresh clone in another folder — CI's — hits the cache an earlier build on this machine filled.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
+
 werror=OFF
 [ "${CI:-}" = "true" ] && werror=ON
 # shellcheck disable=SC2086

@@ -124,9 +124,14 @@ std::string run_dir_name(size_t model_index, const fleet_shape& shape) {
     return fmt::format("{}-{}{}", model_index, shape.n_engines, shape.mps ? "-mps" : "");
 }
 
-} // namespace
-
-namespace {
+// The table's name for a model: its directory's name ("/models/qwen2.5-0.5b/" → "qwen2.5-0.5b").
+std::string model_label(const std::string& dir) {
+    std::filesystem::path p = std::filesystem::path(dir).lexically_normal();
+    if (p.filename().empty()) {
+        p = p.parent_path();
+    }
+    return p.filename().string();
+}
 
 // One serve for rows[first, first + n) (one model, one shape, every workload): start, measure, stop.
 void run_fleet(const matrix_spec& spec, size_t model_index, std::vector<matrix_row>& rows, size_t first, size_t n,
@@ -175,10 +180,9 @@ std::vector<matrix_row> run_matrix(const matrix_spec& spec,
                                    const std::function<void(const std::vector<matrix_row>&)>& on_progress) {
     std::vector<matrix_row> rows; // every cell up front: cells the budget leaves out are rows too
     for (const std::string& dir : spec.model_dirs) {
-        const std::string model = std::filesystem::path(dir).lexically_normal().filename().string();
         for (const fleet_shape& shape : spec.shapes) {
             for (const workload_shape& w : spec.workloads) {
-                rows.push_back({model, shape, w, std::nullopt, "", -1, 0});
+                rows.push_back({model_label(dir), shape, w, std::nullopt, "", -1, 0});
             }
         }
     }

@@ -17,7 +17,7 @@ namespace {
 
 const std::string tag = "test_serve_matrix_e2e";
 
-// The table's model label: the model directory's name.
+// The table's model label: the model directory's name (given with a trailing '/' above).
 std::string model_label() {
     return std::filesystem::path(test::tiny_model_dir(tag)).filename().string();
 }
@@ -33,7 +33,7 @@ matrix_run run_matrix(const std::string& name, const std::string& args) {
     std::filesystem::remove(out);
     matrix_run r;
     r.cli = test::run_cli(tag,
-                          "--model " + test::tiny_model_dir(tag) + " --run-root " + run_root + " --out " + out +
+                          "--model " + test::tiny_model_dir(tag) + "/ --run-root " + run_root + " --out " + out +
                               " --requests 12 --warmup 1 --serve-arg=--kv-cache-gib --serve-arg=0.05 " + args,
                           "serve_matrix");
     r.doc = nlohmann::json::parse(test::slurp(out), nullptr, false);
