@@ -25,7 +25,8 @@ command add_make_model_command(CLI::App& app) {
         "make-model", "Write a random-weight model in the Hugging Face layout "
                       "(config.json, generation_config.json, *.safetensors, tokenizer.json, tokenizer_config.json)");
     sub->add_option("--arch", f->arch, "qwen2 | llama")->capture_default_str();
-    sub->add_option("--preset", f->options.preset, "tiny | qwen2.5-0.5b | qwen2.5-1.5b | qwen2.5-3b")->capture_default_str();
+    sub->add_option("--preset", f->options.preset, "tiny | qwen2.5-0.5b | qwen2.5-1.5b | qwen2.5-3b")
+        ->capture_default_str();
     sub->add_option("--layers", f->options.n_layers, "Layers (default: the preset's)");
     sub->add_option("--seed", f->options.seed, "Random seed (same seed, same file)")->capture_default_str();
     sub->add_option("--dtype", f->dtype, "Weight dtype: bf16 | f16 | f32")->capture_default_str();

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "common/json_read.h"
 #include "common/text.h"
 
 namespace llmfleet::bench {
@@ -83,16 +84,20 @@ host_kind parse_host_kind(std::string_view text) {
     throw invalid_input(fmt::format("--host-kind: expected cpu or gpu, got '{}'", text));
 }
 
+void check_fleet_shape(host_kind host, const fleet_shape& shape) {
+    if (host == host_kind::cpu && shape.mps) {
+        throw invalid_input(fmt::format("--fleets: '{}' needs a GPU (MPS); on a CPU host use counts only, or "
+                                        "--host-kind gpu",
+                                        shape.label()));
+    }
+}
+
 std::vector<std::string> serve_command(const cell_settings& s, const std::string& model_dir, const fleet_shape& shape,
                                        const std::string& run_dir) {
+    check_fleet_shape(s.host, shape);
     std::vector<std::string> args{"serve", "--model", model_dir, "--port", "0", "--run-dir", run_dir};
     const std::string n = std::to_string(shape.n_engines);
     if (s.host == host_kind::cpu) {
-        if (shape.mps) {
-            throw invalid_input(fmt::format("--fleets: '{}' needs a GPU (MPS); on a CPU host use counts only, or "
-                                            "--host-kind gpu",
-                                            shape.label()));
-        }
         args.insert(args.end(), {"--engines", n});
     } else {
         args.insert(args.end(), {"--gpus", s.gpu, "--engines-per-gpu", n, "--mps", shape.mps ? "on" : "off"});
@@ -172,46 +177,35 @@ int64_t count_mps_attached(const nlohmann::json& fleet_engines) {
     return n_reported == 0 ? -1 : n_attached;
 }
 
-namespace {
-
-const nlohmann::json& field(const nlohmann::json& j, const char* name) {
-    if (!j.is_object() || !j.contains(name)) {
-        throw invalid_input(fmt::format("bench report: field '{}' is missing; expected a llmfleet.bench.v1 report "
-                                        "from `llmfleet bench --output json`",
-                                        name));
-    }
-    return j.at(name);
-}
-
-double number(const nlohmann::json& j, const char* name) {
-    const nlohmann::json& v = field(j, name);
-    if (!v.is_number()) {
-        throw invalid_input(fmt::format("bench report: field '{}' is {}, expected a number", name, v.type_name()));
-    }
-    return v.get<double>();
-}
-
-} // namespace
-
 bench_figures read_bench_report(const nlohmann::json& report) {
-    const nlohmann::json& schema = field(report, "schema");
+    namespace jr = json_read;
+    constexpr std::string_view path = "bench report";
+    const std::string schema = jr::string(jr::member(report, "schema", path), "bench report.schema");
     if (schema != "llmfleet.bench.v1") {
-        throw invalid_input(fmt::format("bench report: schema {}, expected \"llmfleet.bench.v1\"", schema.dump()));
+        throw invalid_input(fmt::format("bench report: schema \"{}\", expected \"llmfleet.bench.v1\" (from `llmfleet "
+                                        "bench --output json`)",
+                                        schema));
     }
+    const auto number = [&](const nlohmann::json& obj, std::string_view obj_path, std::string_view key) {
+        return jr::number(jr::member(obj, key, obj_path), jr::child(obj_path, key));
+    };
     bench_figures f;
-    f.n_completed = static_cast<int64_t>(number(report, "completed"));
-    f.n_failed = static_cast<int64_t>(number(report, "failed"));
-    for (const auto& [reason, count] : field(report, "failed_by_reason").items()) {
-        f.failures += fmt::format("{}{} ×{}", f.failures.empty() ? "" : ", ", reason, count.get<int64_t>());
+    f.n_completed = jr::integer(jr::member(report, "completed", path), "bench report.completed");
+    f.n_failed = jr::integer(jr::member(report, "failed", path), "bench report.failed");
+    for (const auto& [reason, count] : jr::member(report, "failed_by_reason", path).items()) {
+        f.failures += fmt::format("{}{} ×{}", f.failures.empty() ? "" : ", ", reason,
+                                  jr::integer(count, jr::child("bench report.failed_by_reason", reason)));
     }
-    f.duration_s = number(report, "duration_s");
-    f.request_throughput_rps = number(report, "request_throughput_rps");
-    f.output_token_throughput_tps = number(report, "output_token_throughput_tps");
-    f.total_token_throughput_tps = number(report, "total_token_throughput_tps");
-    f.ttft_p50_ms = number(field(report, "ttft_ms"), "p50");
-    f.ttft_p99_ms = number(field(report, "ttft_ms"), "p99");
-    f.tpot_p50_ms = number(field(report, "tpot_ms"), "p50");
-    f.tpot_p99_ms = number(field(report, "tpot_ms"), "p99");
+    f.duration_s = number(report, path, "duration_s");
+    f.request_throughput_rps = number(report, path, "request_throughput_rps");
+    f.output_token_throughput_tps = number(report, path, "output_token_throughput_tps");
+    f.total_token_throughput_tps = number(report, path, "total_token_throughput_tps");
+    const nlohmann::json& ttft = jr::member(report, "ttft_ms", path);
+    const nlohmann::json& tpot = jr::member(report, "tpot_ms", path);
+    f.ttft_p50_ms = number(ttft, "bench report.ttft_ms", "p50");
+    f.ttft_p99_ms = number(ttft, "bench report.ttft_ms", "p99");
+    f.tpot_p50_ms = number(tpot, "bench report.tpot_ms", "p50");
+    f.tpot_p99_ms = number(tpot, "bench report.tpot_ms", "p99");
     return f;
 }
 
@@ -222,8 +216,9 @@ std::optional<double> gain_pct(const std::vector<matrix_row>& rows, size_t i) {
     }
     for (size_t j = 0; j < rows.size(); ++j) {
         const matrix_row& base = rows[j];
-        if (base.model != row.model || base.workload.label() != row.workload.label() ||
-            base.workload.concurrency != row.workload.concurrency || base.shape.n_engines != 1 || !base.figures) {
+        const workload_shape &w = base.workload, &v = row.workload;
+        if (base.model != row.model || w.input_len != v.input_len || w.output_len != v.output_len ||
+            w.concurrency != v.concurrency || base.shape.n_engines != 1 || !base.figures) {
             continue;
         }
         if (j == i || base.figures->request_throughput_rps <= 0) {

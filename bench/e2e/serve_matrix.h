@@ -52,8 +52,11 @@ struct cell_settings {
     double bench_timeout_s = 600; // longest silence per request (bench --timeout-s)
 };
 
+// Throws invalid_input for a shape this host cannot run (MPS on a CPU host).
+void check_fleet_shape(host_kind host, const fleet_shape& shape);
+
 // `llmfleet serve` arguments (without the program) for a model and a shape; the router takes a free port and the
-// run directory is kept for the logs. Throws invalid_input for an MPS shape on a CPU host.
+// run directory is kept for the logs. Throws invalid_input for an MPS shape on a CPU host (check_fleet_shape).
 std::vector<std::string> serve_command(const cell_settings& s, const std::string& model_dir, const fleet_shape& shape,
                                        const std::string& run_dir);
 // `llmfleet bench` arguments (without the program) for one workload against `url`, JSON on stdout.
@@ -82,7 +85,7 @@ struct bench_figures {
     double ttft_p50_ms = 0, ttft_p99_ms = 0;
     double tpot_p50_ms = 0, tpot_p99_ms = 0;
 };
-// Throws invalid_input when the text is not a llmfleet.bench.v1 report (naming the field).
+// Throws invalid_input when the JSON is not a llmfleet.bench.v1 report (common/json_read: the field's path).
 bench_figures read_bench_report(const nlohmann::json& report);
 
 // One cell of the matrix: a model, a fleet shape and a workload, and what came of it.

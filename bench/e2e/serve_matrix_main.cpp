@@ -64,8 +64,8 @@ int run(matrix_flags& f) {
     const fleet::gpu_detection host = fleet::detect_gpus();
     spec.cell.host = !f.host_kind.empty() ? bench::parse_host_kind(f.host_kind)
                                           : (host.gpus.empty() ? bench::host_kind::cpu : bench::host_kind::gpu);
-    for (const bench::fleet_shape& shape : spec.shapes) { // refuse an MPS shape on a CPU host before starting any
-        (void)bench::serve_command(spec.cell, "", shape, "");
+    for (const bench::fleet_shape& shape : spec.shapes) { // before any serve starts
+        bench::check_fleet_shape(spec.cell.host, shape);
     }
     for (const std::string& dir : spec.model_dirs) {
         if (!std::filesystem::exists(std::filesystem::path(dir) / "config.json")) {

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "common/json_read.h"
 #include "common/log.h"
 #include "common/text.h"
 #include "fleet/subprocess.h"
@@ -111,9 +112,8 @@ void run_bench(const matrix_spec& spec, const std::string& url, matrix_row& row)
                                 serve_failure_of(r.err));
         return;
     }
-    const nlohmann::json report = nlohmann::json::parse(r.out, nullptr, false);
     try {
-        row.figures = read_bench_report(report);
+        row.figures = read_bench_report(json_read::parse(r.out, "llmfleet bench's output"));
     } catch (const error& e) {
         row.error = e.what();
     }
@@ -133,7 +133,8 @@ std::string model_label(const std::string& dir) {
     return p.filename().string();
 }
 
-// One serve for rows[first, first + n) (one model, one shape, every workload): start, measure, stop.
+// One serve for rows[first, first + n) (one model, one shape, every workload): start, measure, stop; on_progress
+// after every cell, or once when serve did not start.
 void run_fleet(const matrix_spec& spec, size_t model_index, std::vector<matrix_row>& rows, size_t first, size_t n,
                const std::function<void()>& on_progress) {
     const std::string& model = rows[first].model;
@@ -154,6 +155,7 @@ void run_fleet(const matrix_spec& spec, size_t model_index, std::vector<matrix_r
         for (size_t i = first; i < first + n; ++i) {
             rows[i].error = e.what();
         }
+        on_progress();
         return;
     }
     const double start_s = seconds_since(t0);
@@ -196,7 +198,6 @@ std::vector<matrix_row> run_matrix(const matrix_spec& spec,
             continue;
         }
         run_fleet(spec, first / (n * spec.shapes.size()), rows, first, n, [&] { on_progress(rows); });
-        on_progress(rows);
     }
     return rows;
 }

@@ -159,7 +159,7 @@ TEST(serve_matrix, reads_what_llmfleet_bench_writes) {
               std::string::npos);
     EXPECT_NE(error_of([] {
                   read_bench_report(nlohmann::json::parse(R"({"schema":"llmfleet.bench.v1"})"));
-              }).find("field 'completed' is missing"),
+              }).find("bench report: missing required field 'completed'"),
               std::string::npos);
 }
 
